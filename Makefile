@@ -1,0 +1,47 @@
+# The README's commands. Every target runs `setup` first; setup is idempotent and fast when warm.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS ?= $(HOME)/.cache/neon-checkpoints-tools
+export NEON_CKPT_TOOLS := $(TOOLS)
+PYTEST_ARGS ?=
+
+.PHONY: help setup setup-system setup-venv setup-tools lint test bench demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: setup-system setup-venv setup-tools ## install Debian packages, .venv and the toolchain (idempotent)
+
+setup-system: ## Debian packages: PostgreSQL server, btrfs-progs, openssl
+	@hack/install-system-packages.sh
+
+setup-venv: $(BIN)/.installed ## .venv with the locked dependencies and the project (editable)
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+setup-tools: ## kube-apiserver, kube-controller-manager, etcd, pulumi, helm built from Go modules into $(TOOLS)
+	@hack/build-tools.sh
+
+lint: setup-venv ## ruff and mypy --strict on the source packages
+	$(BIN)/ruff check operator emulator pulumi_stack tests
+	$(BIN)/ruff format --check operator emulator pulumi_stack tests
+	$(BIN)/mypy
+
+test: setup lint ## the whole test suite on real components
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup ## benchmarks: figures and side-by-side ratios
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+demo: setup ## the agent checkpoint story on the local emulator (KEEP=1 leaves it running)
+	$(BIN)/python -m hack.demo $(if $(KEEP),--keep,)
+
+clean: ## remove .venv and caches (not the toolchain cache)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

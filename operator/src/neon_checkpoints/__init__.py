@@ -1,0 +1,1 @@
+"""The neon-checkpoints Kubernetes operator (kopf): Checkpoint, CheckpointRestore, CheckpointSchedule."""
