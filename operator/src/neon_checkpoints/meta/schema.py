@@ -1,0 +1,66 @@
+"""The meta database schema as an ordered list of migrations. Append only: never edit an applied one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "checkpoints and restores",
+        """
+        CREATE TABLE checkpoints (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            uid text NOT NULL UNIQUE,
+            namespace text NOT NULL,
+            name text NOT NULL,
+            project_id text NOT NULL,
+            branch_name text NOT NULL,
+            source_branch_id text,
+            snapshot_id text,
+            snapshot_name text,
+            lsn text,
+            snapshot_created_at timestamptz,
+            expires_at timestamptz,
+            source jsonb NOT NULL DEFAULT '{}'::jsonb,
+            parent_checkpoint_id bigint REFERENCES checkpoints (id) ON DELETE SET NULL,
+            phase text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            ready_at timestamptz,
+            deleted_at timestamptz,
+            updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE INDEX checkpoints_timeline_idx ON checkpoints (project_id, branch_name, created_at);
+
+        CREATE TABLE restores (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            uid text NOT NULL UNIQUE,
+            namespace text NOT NULL,
+            name text NOT NULL,
+            project_id text NOT NULL,
+            branch_name text NOT NULL,
+            checkpoint_id bigint REFERENCES checkpoints (id) ON DELETE SET NULL,
+            mode text NOT NULL CHECK (mode IN ('Finalize', 'Preview')),
+            target_branch_id text,
+            restored_branch_id text,
+            replaced_branch_id text,
+            operation_ids text[] NOT NULL DEFAULT '{}',
+            phase text NOT NULL,
+            error text,
+            started_at timestamptz,
+            completed_at timestamptz,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE INDEX restores_timeline_idx ON restores (project_id, branch_name, completed_at);
+        """,
+    ),
+)

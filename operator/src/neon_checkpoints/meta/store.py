@@ -1,0 +1,180 @@
+"""The meta store: an async connection pool, migrations at open, and upserts keyed by Kubernetes uid."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from neon_checkpoints.meta.locks import ProjectLocks
+from neon_checkpoints.meta.migrations import apply_migrations
+from neon_checkpoints.meta.records import CheckpointRecord, CheckpointRow, RestoreRecord, RestoreRow
+
+logger = logging.getLogger(__name__)
+
+# The parent of a new checkpoint is the latest earlier event on the same project + branch: either the
+# previous checkpoint, or (when a finalized restore came after it) the checkpoint that restore went back to.
+_UPSERT_CHECKPOINT = """
+WITH previous_checkpoint AS (
+    SELECT id, created_at AS happened_at FROM checkpoints
+    WHERE project_id = %(project_id)s AND branch_name = %(branch_name)s AND uid <> %(uid)s
+    ORDER BY created_at DESC, id DESC LIMIT 1
+), previous_restore AS (
+    SELECT checkpoint_id AS id, completed_at AS happened_at FROM restores
+    WHERE project_id = %(project_id)s AND branch_name = %(branch_name)s
+      AND mode = 'Finalize' AND phase = 'Succeeded'
+      AND checkpoint_id IS NOT NULL AND completed_at IS NOT NULL
+    ORDER BY completed_at DESC, id DESC LIMIT 1
+), parent AS (
+    SELECT id FROM (SELECT * FROM previous_checkpoint UNION ALL SELECT * FROM previous_restore) AS events
+    ORDER BY happened_at DESC LIMIT 1
+)
+INSERT INTO checkpoints AS c (
+    uid, namespace, name, project_id, branch_name, source_branch_id, snapshot_id, snapshot_name, lsn,
+    snapshot_created_at, expires_at, source, parent_checkpoint_id, phase, ready_at
+) VALUES (
+    %(uid)s, %(namespace)s, %(name)s, %(project_id)s, %(branch_name)s, %(source_branch_id)s,
+    %(snapshot_id)s, %(snapshot_name)s, %(lsn)s, %(snapshot_created_at)s, %(expires_at)s, %(source)s,
+    (SELECT id FROM parent), %(phase)s, CASE WHEN %(phase)s = 'Ready' THEN clock_timestamp() END
+)
+ON CONFLICT (uid) DO UPDATE SET
+    source_branch_id = COALESCE(EXCLUDED.source_branch_id, c.source_branch_id),
+    snapshot_id = COALESCE(EXCLUDED.snapshot_id, c.snapshot_id),
+    snapshot_name = COALESCE(EXCLUDED.snapshot_name, c.snapshot_name),
+    lsn = COALESCE(EXCLUDED.lsn, c.lsn),
+    snapshot_created_at = COALESCE(EXCLUDED.snapshot_created_at, c.snapshot_created_at),
+    expires_at = COALESCE(EXCLUDED.expires_at, c.expires_at),
+    source = EXCLUDED.source,
+    phase = EXCLUDED.phase,
+    ready_at = COALESCE(c.ready_at, EXCLUDED.ready_at),
+    updated_at = clock_timestamp()
+RETURNING c.*
+"""
+
+_UPSERT_RESTORE = """
+INSERT INTO restores AS r (
+    uid, namespace, name, project_id, branch_name, checkpoint_id, mode, target_branch_id,
+    restored_branch_id, replaced_branch_id, operation_ids, phase, error, started_at, completed_at
+) VALUES (
+    %(uid)s, %(namespace)s, %(name)s, %(project_id)s, %(branch_name)s, %(checkpoint_id)s, %(mode)s,
+    %(target_branch_id)s, %(restored_branch_id)s, %(replaced_branch_id)s, %(operation_ids)s, %(phase)s,
+    %(error)s, %(started_at)s,
+    COALESCE(%(completed_at)s, CASE WHEN %(phase)s IN ('Succeeded', 'Failed') THEN clock_timestamp() END)
+)
+ON CONFLICT (uid) DO UPDATE SET
+    checkpoint_id = COALESCE(EXCLUDED.checkpoint_id, r.checkpoint_id),
+    target_branch_id = COALESCE(EXCLUDED.target_branch_id, r.target_branch_id),
+    restored_branch_id = COALESCE(EXCLUDED.restored_branch_id, r.restored_branch_id),
+    replaced_branch_id = COALESCE(EXCLUDED.replaced_branch_id, r.replaced_branch_id),
+    operation_ids = ARRAY(SELECT DISTINCT unnest(r.operation_ids || EXCLUDED.operation_ids) ORDER BY 1),
+    phase = EXCLUDED.phase,
+    error = COALESCE(EXCLUDED.error, r.error),
+    started_at = COALESCE(r.started_at, EXCLUDED.started_at),
+    completed_at = COALESCE(r.completed_at, EXCLUDED.completed_at),
+    updated_at = clock_timestamp()
+RETURNING r.*
+"""
+
+
+class MetaStore:
+    """Reads and writes of the timeline. Every write is one transaction and an upsert keyed by uid."""
+
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+        self._pool = pool
+        self.locks = ProjectLocks(pool)
+
+    def __repr__(self) -> str:
+        # The pool's conninfo may hold a password: never show it.
+        return f"MetaStore(pool={self._pool.name!r})"
+
+    @classmethod
+    async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> MetaStore:
+        """Open a pool on `dsn` and bring the schema up to date."""
+        pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            name="neon-checkpoints-meta",
+            kwargs={"autocommit": True},
+        )
+        await pool.open(wait=True, timeout=30.0)
+        try:
+            async with pool.connection() as conn:
+                await apply_migrations(conn)
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def upsert_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
+        params = {**record.__dict__, "source": Jsonb(record.source)}
+        async with self._pool.connection() as conn, conn.transaction():
+            # Serialize writers per project + branch so two new checkpoints cannot pick the same parent.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+                (record.project_id, record.branch_name),
+            )
+            cur = conn.cursor(row_factory=class_row(CheckpointRow))
+            await cur.execute(_UPSERT_CHECKPOINT, params)
+            row = await cur.fetchone()
+        assert row is not None  # RETURNING always yields the row
+        return row
+
+    async def mark_checkpoint_deleted(self, uid: str) -> CheckpointRow | None:
+        """Record that the Checkpoint resource is gone (its snapshot may be kept by `Retain`)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=class_row(CheckpointRow))
+            await cur.execute(
+                "UPDATE checkpoints SET deleted_at = COALESCE(deleted_at, clock_timestamp()),"
+                " updated_at = clock_timestamp() WHERE uid = %s RETURNING *",
+                (uid,),
+            )
+            return await cur.fetchone()
+
+    async def get_checkpoint(self, uid: str) -> CheckpointRow | None:
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(CheckpointRow))
+            await cur.execute("SELECT * FROM checkpoints WHERE uid = %s", (uid,))
+            return await cur.fetchone()
+
+    async def list_checkpoints(self, project_id: str, branch_name: str | None = None) -> list[CheckpointRow]:
+        """The timeline of a project (optionally one branch), oldest first."""
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(CheckpointRow))
+            await cur.execute(
+                "SELECT * FROM checkpoints WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
+                " ORDER BY created_at, id",
+                (project_id, branch_name, branch_name),
+            )
+            return await cur.fetchall()
+
+    async def upsert_restore(self, record: RestoreRecord) -> RestoreRow:
+        params = {**record.__dict__, "operation_ids": list(record.operation_ids)}
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=class_row(RestoreRow))
+            await cur.execute(_UPSERT_RESTORE, params)
+            row = await cur.fetchone()
+        assert row is not None
+        return row
+
+    async def get_restore(self, uid: str) -> RestoreRow | None:
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(RestoreRow))
+            await cur.execute("SELECT * FROM restores WHERE uid = %s", (uid,))
+            return await cur.fetchone()
+
+    async def list_restores(self, project_id: str) -> list[RestoreRow]:
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(RestoreRow))
+            await cur.execute(
+                "SELECT * FROM restores WHERE project_id = %s ORDER BY created_at, id", (project_id,)
+            )
+            return await cur.fetchall()
