@@ -1,0 +1,155 @@
+"""`AsyncNeonClient`: the asyncio shell (kopf). It only sends and sleeps; pending operations poll at once."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import httpx
+
+from neon_api.calls import branches, databases, endpoints, operations, projects, snapshots
+from neon_api.errors import NeonError
+from neon_api.protocol import Done, Exchange, Replies, Request, Response, advance, receive, transport_error
+from neon_api.retry import RetryPolicy
+from neon_api.session import client_headers, normalise_base_url
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _bind(
+    call: Callable[P, Exchange[T]],
+) -> Callable[Concatenate[AsyncNeonClient, P], Coroutine[Any, Any, T]]:
+    async def method(self: AsyncNeonClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(call(*args, **kwargs))
+
+    functools.update_wrapper(method, call, assigned=("__module__", "__name__", "__doc__"), updated=())
+    method.__qualname__ = f"AsyncNeonClient.{call.__name__}"
+    return method
+
+
+class AsyncNeonClient:
+    """Asyncio Neon API v2 client. `base_url` includes `/api/v2`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = normalise_base_url(base_url)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=client_headers(api_key), transport=transport, timeout=timeout
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncNeonClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> AsyncNeonClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _run(self, exchange: Exchange[T]) -> T:
+        outcome = advance(exchange, None)
+        while not isinstance(outcome, Done):
+            if outcome.delay > 0:
+                await self._sleep(outcome.delay)
+            responses = await self._send_all(outcome.requests)
+            outcome = advance(exchange, Replies(responses, self._clock()))
+        return outcome.value
+
+    async def _send_all(self, requests: tuple[Request, ...]) -> tuple[Response, ...]:
+        if len(requests) <= 1:
+            return tuple([await self._send(request) for request in requests])
+        # A TaskGroup cancels the other polls as soon as one fails.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._send(request)) for request in requests]
+        return tuple(task.result() for task in tasks)
+
+    async def _send(self, request: Request) -> Response:
+        started = self._clock()
+        attempt = 0
+        while True:
+            try:
+                return await self._transmit(request)
+            except NeonError as exc:
+                delay = self.retry.delay(exc, attempt, self._clock() - started)
+                if delay is None:
+                    raise
+            attempt += 1
+            await self._sleep(delay)
+
+    async def _transmit(self, request: Request) -> Response:
+        try:
+            answer = await self._http.request(
+                request.method, request.path, params=request.params, json=request.json
+            )
+        except httpx.RequestError as exc:
+            raise transport_error(request, exc) from exc
+        return receive(request, answer.status_code, answer.headers, answer.content)
+
+    # projects
+    create_project = _bind(projects.create_project)
+    get_project = _bind(projects.get_project)
+    list_projects = _bind(projects.list_projects)
+    update_project = _bind(projects.update_project)
+    delete_project = _bind(projects.delete_project)
+    # branches
+    list_branches = _bind(branches.list_branches)
+    get_branch = _bind(branches.get_branch)
+    find_branch = _bind(branches.find_branch)
+    create_branch = _bind(branches.create_branch)
+    update_branch = _bind(branches.update_branch)
+    delete_branch = _bind(branches.delete_branch)
+    set_default_branch = _bind(branches.set_default_branch)
+    # endpoints
+    list_endpoints = _bind(endpoints.list_endpoints)
+    get_endpoint = _bind(endpoints.get_endpoint)
+    create_endpoint = _bind(endpoints.create_endpoint)
+    delete_endpoint = _bind(endpoints.delete_endpoint)
+    start_endpoint = _bind(endpoints.start_endpoint)
+    suspend_endpoint = _bind(endpoints.suspend_endpoint)
+    restart_endpoint = _bind(endpoints.restart_endpoint)
+    # databases and roles
+    list_databases = _bind(databases.list_databases)
+    get_database = _bind(databases.get_database)
+    create_database = _bind(databases.create_database)
+    delete_database = _bind(databases.delete_database)
+    list_roles = _bind(databases.list_roles)
+    get_role = _bind(databases.get_role)
+    create_role = _bind(databases.create_role)
+    delete_role = _bind(databases.delete_role)
+    reveal_role_password = _bind(databases.reveal_role_password)
+    reset_role_password = _bind(databases.reset_role_password)
+    connection_uri = _bind(databases.connection_uri)
+    # snapshots
+    create_snapshot = _bind(snapshots.create_snapshot)
+    list_snapshots = _bind(snapshots.list_snapshots)
+    find_snapshot = _bind(snapshots.find_snapshot)
+    update_snapshot = _bind(snapshots.update_snapshot)
+    delete_snapshot = _bind(snapshots.delete_snapshot)
+    restore_snapshot = _bind(snapshots.restore_snapshot)
+    finalize_restore = _bind(snapshots.finalize_restore)
+    # operations
+    get_operation = _bind(operations.get_operation)
+    list_operations = _bind(operations.list_operations)
+    wait_for_operations = _bind(operations.wait_for_operations)

@@ -1,0 +1,79 @@
+"""Operations: read, list, and wait until terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from neon_api.calls.pages import collect
+from neon_api.errors import OperationFailed, OperationTimeout
+from neon_api.models import Operation
+from neon_api.protocol import Exchange, Request, Step, clock, path, send
+from neon_api.retry import poll_delays
+
+OPERATIONS_PAGE = 1000  # the API's maximum `limit` for GET /operations
+
+
+def _operation_request(project_id: str, operation_id: str) -> Request:
+    return Request("GET", path("projects", project_id, "operations", operation_id))
+
+
+def _parse(body: object) -> Operation:
+    return Operation.from_json(cast(Mapping[str, Any], body)["operation"])
+
+
+def get_operation(project_id: str, operation_id: str) -> Exchange[Operation]:
+    response = yield from send(_operation_request(project_id, operation_id))
+    return _parse(response.json())
+
+
+def list_operations(project_id: str) -> Exchange[list[Operation]]:
+    """GET /projects/{id}/operations, every page (newest first)."""
+    first = Request("GET", path("projects", project_id, "operations"))
+    return (yield from collect(first, "operations", Operation.from_json, limit=OPERATIONS_PAGE))
+
+
+def wait_for_operations(
+    project_id: str, operations: Iterable[Operation | str], *, timeout: float = 300.0
+) -> Exchange[tuple[Operation, ...]]:
+    """Poll every operation until all succeed (`finished`/`skipped`); return them in the order given.
+
+    `error`/`cancelled` raise OperationFailed at once. `failed` keeps being polled (Neon may retry it) and
+    becomes OperationFailed only at the deadline; anything else still running then is OperationTimeout.
+    Unknown statuses count as in progress. Pending operations are polled together in one step, so the
+    async client polls them concurrently.
+    """
+    latest: dict[str, Operation | None] = {}
+    for item in operations:
+        if isinstance(item, str):
+            latest.setdefault(item, None)
+        else:
+            latest[item.id] = item
+    deadline = (yield from clock()) + timeout
+    delays = poll_delays()
+    # Bare ids have never been seen: look at them right away. Known in-progress ones had no time to move yet.
+    delay = 0.0 if any(op is None for op in latest.values()) else next(delays)
+    while True:
+        for op in latest.values():
+            if op is not None and op.failed_hard:
+                raise OperationFailed(op)
+        pending = [op_id for op_id, op in latest.items() if op is None or not op.succeeded]
+        if not pending:
+            return tuple(op for op in latest.values() if op is not None)
+        replies = yield Step(tuple(_operation_request(project_id, op_id) for op_id in pending), delay)
+        for op_id, response in zip(pending, replies.responses, strict=True):
+            latest[op_id] = _parse(response.json())
+        if replies.now >= deadline:
+            _give_up(latest, timeout)
+        delay = min(next(delays), max(0.0, deadline - replies.now))
+
+
+def _give_up(latest: Mapping[str, Operation | None], timeout: float) -> None:
+    """At the deadline: a hard failure or a still-`failed` operation is a failure, otherwise a timeout."""
+    ops = [op for op in latest.values() if op is not None]
+    for op in ops:
+        if op.failed_hard or op.status == "failed":
+            raise OperationFailed(op)
+    unfinished = tuple(op for op in ops if not op.succeeded)
+    if unfinished:
+        raise OperationTimeout(unfinished, timeout)
