@@ -1,0 +1,179 @@
+"""The apiserver itself rejects bad Checkpoints / CheckpointRestores (issue 4 item 6, issue 5 item 7):
+`kubectl apply` fails with a message naming the field. No operator needed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hack.localcluster import KubeControlPlane
+
+pytestmark = pytest.mark.kube
+
+REPO = Path(__file__).resolve().parents[3]
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
+    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    for crd in ("checkpoints", "checkpointrestores"):
+        kube_cluster.kubectl(
+            "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
+        )
+    return kube_cluster
+
+
+@pytest.fixture
+def namespace(crds: KubeControlPlane) -> Iterator[str]:
+    name = f"crd-{next(_names)}"
+    crds.kubectl("create", "namespace", name)
+    yield name
+    crds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def apply(kube: KubeControlPlane, namespace: str, manifest: str) -> tuple[int, str]:
+    result = kube.kubectl("apply", "-n", namespace, "-f", "-", input=textwrap.dedent(manifest), check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def checkpoint(spec: str, name: str = "c1") -> str:
+    return f"""
+apiVersion: neoncheckpoints.dev/v1alpha1
+kind: Checkpoint
+metadata: {{name: {name}}}
+spec:
+{textwrap.indent(textwrap.dedent(spec).strip(), "  ")}
+"""
+
+
+@pytest.mark.parametrize(
+    ("situation", "spec", "field"),
+    [
+        ("no projectId", "branch: production", "spec.projectId"),
+        ("projectId with capitals", "projectId: Gentle-River", "spec.projectId"),
+        ("unknown deletionPolicy", "projectId: p-1\ndeletionPolicy: Keep", "spec.deletionPolicy"),
+        ("ttl that is not a duration", "projectId: p-1\nttl: tomorrow", "spec.ttl"),
+        (
+            "both expiresAt and ttl",
+            "projectId: p-1\nttl: 1h\nexpiresAt: '2030-01-01T00:00:00Z'",
+            "spec.expiresAt",
+        ),
+        (
+            "secret ref without a name",
+            "projectId: p-1\ncredentialsSecretRef: {key: k}",
+            "credentialsSecretRef.name",
+        ),
+    ],
+)
+def test_invalid_checkpoint_is_rejected_naming_the_field(
+    crds: KubeControlPlane, namespace: str, situation: str, spec: str, field: str
+) -> None:
+    code, output = apply(crds, namespace, checkpoint(spec))
+    assert code != 0, situation
+    assert field in output, output
+
+
+def test_defaults_are_filled_in(crds: KubeControlPlane, namespace: str) -> None:
+    code, output = apply(crds, namespace, checkpoint("projectId: p-1\ncredentialsSecretRef: {name: neon}"))
+    assert code == 0, output
+    spec = json.loads(crds.kubectl("get", "-n", namespace, "ckpt", "c1", "-o", "json").stdout)["spec"]
+    assert spec["deletionPolicy"] == "Delete"
+    assert spec["credentialsSecretRef"] == {"name": "neon", "key": "apiKey"}
+
+
+@pytest.mark.parametrize(
+    ("situation", "before", "after", "field"),
+    [
+        ("projectId changed", "projectId: p-1", "projectId: p-2", "spec.projectId is immutable"),
+        (
+            "branch changed",
+            "projectId: p-1\nbranch: main",
+            "projectId: p-1\nbranch: dev",
+            "spec.branch is immutable",
+        ),
+        ("branch added", "projectId: p-1", "projectId: p-1\nbranch: dev", "spec.branch is immutable"),
+        (
+            "source changed",
+            "projectId: p-1\nsource: {commit: abc, prompt: one}",
+            "projectId: p-1\nsource: {commit: abc, prompt: two}",
+            "spec.source is immutable",
+        ),
+    ],
+)
+def test_identity_fields_are_immutable(
+    crds: KubeControlPlane, namespace: str, situation: str, before: str, after: str, field: str
+) -> None:
+    code, output = apply(crds, namespace, checkpoint(before))
+    assert code == 0, output
+    code, output = apply(crds, namespace, checkpoint(after))
+    assert code != 0, situation
+    assert field in output, output
+
+
+def test_mutable_fields_can_change(crds: KubeControlPlane, namespace: str) -> None:
+    assert apply(crds, namespace, checkpoint("projectId: p-1\nsource: {commit: abc}"))[0] == 0
+    code, output = apply(
+        crds, namespace, checkpoint("projectId: p-1\nsource: {commit: abc}\ndeletionPolicy: Retain")
+    )
+    assert code == 0, output
+
+
+def test_printer_columns(crds: KubeControlPlane, namespace: str) -> None:
+    assert apply(crds, namespace, checkpoint("projectId: p-1\nsource: {commit: 3f2c9e1}"))[0] == 0
+    header, row = crds.kubectl("get", "-n", namespace, "ckpt").stdout.splitlines()
+    assert header.split() == ["NAME", "PHASE", "SNAPSHOT", "SOURCE", "AGE"]
+    assert row.split()[:2] == ["c1", "3f2c9e1"]
+
+
+def restore(spec: str, name: str = "r1") -> str:
+    return f"""
+apiVersion: neoncheckpoints.dev/v1alpha1
+kind: CheckpointRestore
+metadata: {{name: {name}}}
+spec:
+{textwrap.indent(textwrap.dedent(spec).strip(), "  ")}
+"""
+
+
+@pytest.mark.parametrize(
+    ("situation", "spec", "field"),
+    [
+        ("no checkpointRef", "mode: Finalize", "spec.checkpointRef"),
+        ("unknown mode", "checkpointRef: {name: v1}\nmode: Rewind", "spec.mode"),
+        (
+            "unknown oldBranchPolicy",
+            "checkpointRef: {name: v1}\noldBranchPolicy: Keep",
+            "spec.oldBranchPolicy",
+        ),
+        (
+            "secret name on a Finalize",
+            "checkpointRef: {name: v1}\npreviewSecretName: s",
+            "spec.previewSecretName",
+        ),
+    ],
+)
+def test_invalid_restore_is_rejected(
+    crds: KubeControlPlane, namespace: str, situation: str, spec: str, field: str
+) -> None:
+    code, output = apply(crds, namespace, restore(spec))
+    assert code != 0, situation
+    assert field in output, output
+
+
+def test_restore_spec_is_immutable_and_defaulted(crds: KubeControlPlane, namespace: str) -> None:
+    assert apply(crds, namespace, restore("checkpointRef: {name: v1}"))[0] == 0
+    spec = json.loads(crds.kubectl("get", "-n", namespace, "checkpointrestore", "r1", "-o", "json").stdout)[
+        "spec"
+    ]
+    assert spec["mode"] == "Finalize" and spec["oldBranchPolicy"] == "Retain"
+    code, output = apply(crds, namespace, restore("checkpointRef: {name: v2}"))
+    assert code != 0
+    assert "spec is immutable" in output
+    header = crds.kubectl("get", "-n", namespace, "checkpointrestore").stdout.splitlines()[0]
+    assert header.split() == ["NAME", "PHASE", "CHECKPOINT", "MODE", "AGE"]
