@@ -45,6 +45,8 @@ class ProcessGroup:
 
     state_dir: Path
     pids: dict[str, int] = field(default_factory=dict)
+    # Our own children, kept so they are reaped (a dropped Popen of a live process is a ResourceWarning).
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def pid_file(self) -> Path:
@@ -61,23 +63,23 @@ class ProcessGroup:
             env=env,
         )
         log.close()
+        self.children[name] = proc
         self.pids[name] = proc.pid
         self.pid_file.write_text(json.dumps(self.pids))
         return proc.pid
 
     def alive(self, name: str) -> bool:
+        child = self.children.get(name)
+        if child is not None:
+            return child.poll() is None
         pid = self.pids.get(name)
         if pid is None:
             return False
-        try:
-            reaped, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # not our child (started by another process): probe it
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return False
-            return True
-        return reaped == 0
+        try:  # started by another process (e.g. `up` earlier): probe it
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
     def stop_all(self, timeout: float = 20.0) -> None:
         if not self.pids and self.pid_file.exists():
@@ -86,6 +88,7 @@ class ProcessGroup:
         for name in reversed(list(self.pids)):
             self._stop(name, timeout)
         self.pids.clear()
+        self.children.clear()
         self.pid_file.unlink(missing_ok=True)
 
     def _stop(self, name: str, timeout: float) -> None:
@@ -100,8 +103,9 @@ class ProcessGroup:
         if self.alive(name):
             with _suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            with _suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        child = self.children.get(name)
+        if child is not None:
+            child.wait(timeout)
 
 
 class _suppress:
