@@ -62,7 +62,8 @@ class BtrfsStorage(StorageRoot):
                 raise cls(f"CHECKPOINT before snapshotting {src.name} failed: {exc}") from exc
         checkpointed = time.monotonic()
         self._snapshot(src, dst)
-        return CopyTiming(checkpointed - started, time.monotonic() - checkpointed)
+        checkpoint_seconds = checkpointed - started if running is not None else 0.0
+        return CopyTiming(checkpoint_seconds, time.monotonic() - checkpointed)
 
     def _snapshot(self, src: Path, dst: Path) -> None:
         run_tool(
