@@ -157,9 +157,10 @@ class OperationFailed(NeonError):
 class OperationTimeout(NeonError):
     """The waiter's deadline passed while these operations were still in progress."""
 
-    def __init__(self, operations: tuple[Operation, ...], timeout: float) -> None:
+    def __init__(self, operations: tuple[Operation, ...], timeout: float | None = None) -> None:
         listed = ", ".join(f"{op.id} ({op.action}: {op.status})" for op in operations)
-        super().__init__(f"operations still in progress after {timeout:g}s: {listed}")
+        after = f" after {timeout:g}s" if timeout is not None else ""
+        super().__init__(f"operations still in progress{after}: {listed}")
         self.operations = operations
         self.timeout = timeout
 
