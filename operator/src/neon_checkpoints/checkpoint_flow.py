@@ -1,0 +1,246 @@
+"""The Checkpoint create and delete flows (design.md §4): observe Neon, plan, execute, record.
+
+The order is what makes a create idempotent across crashes: the snapshot name comes from the resource's
+uid and is looked up before any POST; the snapshot id and operation ids reach status before the wait;
+the meta row is an upsert keyed by uid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import kopf
+import psycopg
+
+from neon_api import AsyncNeonClient, errors
+from neon_api.models import Branch, Operation, Snapshot
+from neon_checkpoints.checkpoint_plan import (
+    AdoptSnapshot,
+    Fail,
+    Observed,
+    Phase,
+    Step,
+    TakeSnapshot,
+    pick_default_branch,
+    plan_create,
+)
+from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, snapshot_name_for
+from neon_checkpoints.conditions import rfc3339
+from neon_checkpoints.crash import crash_point
+from neon_checkpoints.error_mapping import Verdict, classify, to_kopf
+from neon_checkpoints.kube import SecretUnavailable
+from neon_checkpoints.meta import CheckpointRecord
+from neon_checkpoints.meta.locks import ProjectBusy
+from neon_checkpoints.resources import CHECKPOINTS
+from neon_checkpoints.runtime import Runtime
+from neon_checkpoints.status_writer import StatusWriter
+
+# What a failing flow may raise and `classify` understands; anything else is a bug and propagates.
+_EXPECTED = (errors.NeonError, psycopg.Error, ProjectBusy)
+
+
+def _ops(operations: tuple[Operation, ...]) -> list[dict[str, str]]:
+    return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]
+
+
+def _time(moment: dt.datetime | None) -> str | None:
+    return rfc3339(moment) if moment is not None else None
+
+
+class CheckpointFlow:
+    def __init__(
+        self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ):
+        self.runtime = runtime
+        self.body = body
+        self.logger = logger
+        self.status = StatusWriter(runtime.kube, CHECKPOINTS, body)
+        self.uid = body.metadata.uid or ""
+        self.namespace = body.metadata.namespace or ""
+        self.name = body.metadata.name or ""
+
+    # -- create ---------------------------------------------------------------------------------------
+
+    async def create(self) -> None:
+        spec = await self._spec()
+        project = spec.project_id
+        if self.status.phase is None:
+            await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
+        try:
+            async with self._client(spec) as client, self._project_lock(project):
+                await self._create(spec, client)
+        except _EXPECTED as exc:
+            await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
+
+    async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
+        project = spec.project_id
+        name = snapshot_name_for(self.uid)
+        created_at = self.body.metadata.creation_timestamp
+        created = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00")) if created_at else _utcnow()
+        observed = Observed(
+            branch=await self._resolve_branch(client, spec),
+            snapshot=await client.find_snapshot(project, name),
+        )
+        action = plan_create(spec, observed, snapshot_name=name, created_at=created)
+        match action:
+            case Fail(reason=reason, message=message):
+                await self._fail_or_retry(Verdict(False, reason, message))
+                return
+            case TakeSnapshot(branch_id=branch_id, name=snapshot_name, expires_at=expires_at):
+                accepted = await client.create_snapshot(
+                    project, branch_id, name=snapshot_name, expires_at=expires_at
+                )
+                crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
+                snapshot, recorded_ops = accepted.value, _ops(accepted.operations)
+                self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
+            case AdoptSnapshot(snapshot=snapshot):
+                # Made by an earlier attempt: wait for the operations it recorded (if it lived to).
+                recorded_ops = list(self.status.get("operations") or [])
+                self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
+        branch_name = spec.branch or (observed.branch.name if observed.branch else "")
+        await self.status.record(
+            Step.SNAPSHOT_ACCEPTED,
+            "SnapshotAccepted",
+            f"snapshot {snapshot.id} accepted; waiting for Neon operations",
+            branch=branch_name,
+            snapshotId=snapshot.id,
+            snapshotName=snapshot.name,
+            sourceBranchId=snapshot.source_branch_id,
+            operations=recorded_ops,
+        )
+        finished = await client.wait_for_operations(
+            project, [op["id"] for op in recorded_ops], timeout=self.runtime.settings.operation_timeout
+        )
+        # Neon fills lsn/timestamp once the snapshot is complete.
+        snapshot = await client.find_snapshot(project, name) or snapshot
+        row = await self.runtime.store.upsert_checkpoint(
+            CheckpointRecord(
+                uid=self.uid,
+                namespace=self.namespace,
+                name=self.name,
+                project_id=project,
+                branch_name=branch_name,
+                phase=Phase.READY.value,
+                source_branch_id=snapshot.source_branch_id,
+                snapshot_id=snapshot.id,
+                snapshot_name=snapshot.name,
+                lsn=snapshot.lsn,
+                snapshot_created_at=snapshot.created_at,
+                expires_at=snapshot.expires_at,
+                source=dict(spec.source),
+            )
+        )
+        await self.status.record(
+            Step.OPERATIONS_FINISHED,
+            "SnapshotReady",
+            f"snapshot {snapshot.id} of branch {branch_name} is ready",
+            operations=_ops(finished),
+            lsn=snapshot.lsn,
+            timestamp=_time(snapshot.timestamp),
+            createdAt=_time(snapshot.created_at),
+            expiresAt=_time(snapshot.expires_at),
+            checkpointId=row.id,
+            parentCheckpointId=row.parent_checkpoint_id,
+        )
+
+    async def _resolve_branch(self, client: AsyncNeonClient, spec: CheckpointSpec) -> Branch | None:
+        # By NAME every time: a finalized restore gives the branch a new id (neon-api.md §6.2).
+        if spec.branch:
+            return await client.find_branch(spec.project_id, spec.branch)
+        return pick_default_branch(await client.list_branches(spec.project_id))
+
+    async def observe_spec_change(self) -> None:
+        """A mutable field changed (deletionPolicy, credentials): acknowledge the new generation."""
+        ready = next((c for c in self.status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        if ready is not None:
+            await self.status.record(Step.SPEC_CHANGED, ready.get("reason", ""), ready.get("message", ""))
+
+    # -- delete ---------------------------------------------------------------------------------------
+
+    async def delete(self) -> None:
+        try:
+            spec = CheckpointSpec.from_dict(self.body.spec)
+        except InvalidSpec:
+            spec = None
+        await self.status.record(Step.DELETE_REQUESTED, "Deleting", "deleting the checkpoint")
+        try:
+            if spec is not None and spec.deletion_policy == "Delete":
+                async with self._client(spec) as client, self._project_lock(spec.project_id):
+                    await self._delete_snapshot(spec, client)
+            await self.runtime.store.mark_checkpoint_deleted(self.uid)
+        except _EXPECTED as exc:
+            verdict = classify(exc, subject=f"Neon project {spec.project_id if spec else '?'}")
+            self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
+            await self.status.record(Step.RETRYING, verdict.reason, verdict.message)
+            raise to_kopf(verdict) from None
+
+    async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
+        try:
+            snapshot: Snapshot | None = await client.find_snapshot(
+                spec.project_id, snapshot_name_for(self.uid)
+            )
+        except errors.NotFound:
+            snapshot = None  # the whole project is gone, and the snapshot with it
+        if snapshot is None:
+            return
+        operations = await client.delete_snapshot(spec.project_id, snapshot.id)
+        await client.wait_for_operations(
+            spec.project_id, operations, timeout=self.runtime.settings.operation_timeout
+        )
+        self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
+
+    # -- shared ---------------------------------------------------------------------------------------
+
+    async def _spec(self) -> CheckpointSpec:
+        try:
+            return CheckpointSpec.from_dict(self.body.spec)
+        except InvalidSpec as exc:
+            await self._fail_or_retry(Verdict(False, "InvalidSpec", str(exc)))
+            raise AssertionError("unreachable") from None
+
+    async def _fail_or_retry(self, verdict: Verdict) -> None:
+        """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
+        if verdict.retry:
+            self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
+            step = Step.QUEUED if verdict.reason == "Queued" else Step.RETRYING
+            await self.status.record(step, verdict.reason, verdict.message)
+        else:
+            self.logger.error("checkpoint failed: %s", verdict.message)
+            await self.status.record(Step.FAILED, verdict.reason, verdict.message)
+        raise to_kopf(verdict)
+
+    @contextlib.asynccontextmanager
+    async def _client(self, spec: CheckpointSpec) -> AsyncIterator[AsyncNeonClient]:
+        if spec.credentials is None:
+            yield self.runtime.neon
+            return
+        try:
+            api_key = await self.runtime.kube.read_secret_value(
+                self.namespace, spec.credentials.name, spec.credentials.key
+            )
+        except SecretUnavailable as exc:
+            # The Secret may simply not be applied yet: wait for it rather than fail for good.
+            await self._fail_or_retry(Verdict(True, exc.reason, str(exc), delay=5.0))
+            raise AssertionError("unreachable") from None
+        async with Runtime.neon_client(self.runtime.settings, api_key) as client:
+            yield client
+
+    @contextlib.asynccontextmanager
+    async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
+        async def queued() -> None:
+            await self.status.record(
+                Step.QUEUED, "Queued", f"waiting for another flow on Neon project {project_id}"
+            )
+
+        async with self.runtime.store.locks.hold(
+            project_id, wait=self.runtime.settings.project_lock_wait, on_queued=queued
+        ):
+            yield
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,67 @@
+"""`neon-checkpoints operator`: run the kopf operator with the Checkpoint handlers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+import kopf
+
+from neon_checkpoints.settings import Settings, SettingsError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "operator",
+        help="run the Kubernetes operator",
+        description=(
+            "Run the operator. Configuration comes from the environment: NEON_API_URL, NEON_API_KEY, "
+            "META_DATABASE_URL, WATCH_NAMESPACES (comma-separated; empty = all), LOG_LEVEL, "
+            "NEON_OPERATION_TIMEOUT, PROJECT_LOCK_WAIT, META_DATABASE_POOL_SIZE."
+        ),
+    )
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=None,
+        help="watch only this namespace (repeatable; overrides WATCH_NAMESPACES)",
+    )
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        default=None,
+        help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument(
+        "--peering",
+        action="store_true",
+        help="coordinate with other replicas through kopf peering (needs kopf's peering CRDs)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"neon-checkpoints: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.logging_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    namespaces = tuple(args.namespace) if args.namespace else settings.watch_namespaces
+    # Registers the handlers with kopf's default registry.
+    from neon_checkpoints import handlers  # noqa: F401
+
+    kopf.run(
+        standalone=not args.peering,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=args.liveness,
+        memo=kopf.Memo(settings=settings),
+    )
+    return 0

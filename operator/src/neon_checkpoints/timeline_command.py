@@ -1,0 +1,84 @@
+"""`neon-checkpoints timeline`: print a project's checkpoint timeline from the meta database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.rows import class_row
+
+from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
+from neon_checkpoints.settings import redact_dsn
+from neon_checkpoints.timeline import build_timeline, render_json, render_table
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "timeline",
+        help="show a project's checkpoint timeline from the meta database",
+        description="Show the checkpoints and restores of a Neon project, oldest first, with each "
+        "checkpoint's parent (lineage), its source metadata (commit, prompt, ...) and phase.",
+    )
+    parser.add_argument("--project-id", required=True, help="the Neon project id of the app")
+    parser.add_argument("--branch", help="only this branch name (default: every branch)")
+    parser.add_argument(
+        "--meta-database-url",
+        default=os.environ.get("META_DATABASE_URL"),
+        help="PostgreSQL URL of the meta database (default: $META_DATABASE_URL)",
+    )
+    parser.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
+    parser.set_defaults(run=run)
+
+
+async def _read(
+    dsn: str, project_id: str, branch: str | None
+) -> tuple[list[CheckpointRow], list[RestoreRow]]:
+    # Read-only on purpose: the operator owns the schema; a database it never migrated has no timeline.
+    async with await psycopg.AsyncConnection.connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        exists = await (await conn.execute("SELECT to_regclass('checkpoints') IS NOT NULL")).fetchone()
+        if not exists or not exists[0]:
+            return [], []
+        ckpt = conn.cursor(row_factory=class_row(CheckpointRow))
+        await ckpt.execute(
+            "SELECT * FROM checkpoints WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
+            " ORDER BY created_at, id",
+            (project_id, branch, branch),
+        )
+        rest = conn.cursor(row_factory=class_row(RestoreRow))
+        await rest.execute(
+            "SELECT * FROM restores WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
+            " ORDER BY created_at, id",
+            (project_id, branch, branch),
+        )
+        return await ckpt.fetchall(), await rest.fetchall()
+
+
+def run(args: argparse.Namespace) -> int:
+    dsn: str | None = args.meta_database_url
+    if not dsn:
+        print("error: no meta database: pass --meta-database-url or set META_DATABASE_URL", file=sys.stderr)
+        return 2
+    try:
+        checkpoints, restores = asyncio.run(_read(dsn, args.project_id, args.branch))
+    except psycopg.Error as exc:
+        # psycopg's message names host, port and user; strip anything that could be the password anyway.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        password = (
+            psycopg.conninfo.conninfo_to_dict(dsn).get("password") if "://" in dsn or "=" in dsn else None
+        )
+        if password:
+            reason = reason.replace(str(password), "****")
+        print(f"error: cannot read the meta database at {redact_dsn(dsn)}: {reason}", file=sys.stderr)
+        return 1
+    if args.output == "json":
+        sys.stdout.write(render_json(args.project_id, checkpoints, restores))
+    else:
+        sys.stdout.write(render_table(args.project_id, build_timeline(checkpoints, restores)))
+    return 0
