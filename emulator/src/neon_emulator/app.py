@@ -1,0 +1,124 @@
+"""The aiohttp application: Neon API v2 under /api/v2, the admin routes under /admin, and the middleware that
+authenticates, injects faults, counts requests and turns every error into Neon's `{code, message}` body.
+
+Admin routes (same bearer key; outside /api/v2, never faulted or counted):
+  GET  /admin/faults           current fault configuration (see faults.py for the JSON)
+  PUT  /admin/faults           replace it (400 naming the bad field)
+  POST /admin/reset-faults     no faults
+  GET  /admin/requests         API calls so far: {"requests": {"GET /api/v2/projects/x": 2},
+                               "routes": {"GET /api/v2/projects/{project_id}": 2}}
+  POST /admin/reset-requests   zero the counters
+  GET  /admin/status           storage driver and the endpoints whose postgres is running
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from .errors import EmulatorError
+from .executor import Executor
+from .faults import FaultConfigError, FaultInjector, parse_config
+from .routes import PREFIX, Api
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class RequestCounters:
+    requests: Counter[str] = field(default_factory=Counter)
+    routes: Counter[str] = field(default_factory=Counter)
+
+
+def _error(status: int, message: str, request: web.Request, code: str = "") -> web.Response:
+    body = EmulatorError(status, message, code).body(request.headers.get("X-Request-ID"))
+    return web.json_response(body, status=status)
+
+
+def build_app(
+    api: Api, executor: Executor, faults: FaultInjector, api_key: str, storage_driver: str
+) -> web.Application:
+    counters = RequestCounters()
+
+    @web.middleware
+    async def neon_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        is_api = request.path.startswith(PREFIX + "/") or request.path == PREFIX
+        if not is_api and not request.path.startswith("/admin/"):
+            return _error(404, "not found", request)
+        supplied = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(supplied.encode(), f"Bearer {api_key}".encode()):
+            return _error(401, "authentication required: send Authorization: Bearer <API key>", request)
+        if is_api:
+            counters.requests[f"{request.method} {request.path}"] += 1
+            resource = request.match_info.route.resource
+            template = resource.canonical if resource is not None else request.path
+            counters.routes[f"{request.method} {template}"] += 1
+            decision = faults.decide(request.method, request.path)
+            if decision.delay:
+                await asyncio.sleep(decision.delay)
+            if decision.status is not None:
+                response = web.json_response(decision.body, status=decision.status)
+                if decision.retry_after is not None:
+                    response.headers["Retry-After"] = f"{decision.retry_after:g}"
+                return response
+        try:
+            return await handler(request)
+        except EmulatorError as exc:
+            return web.json_response(exc.body(request.headers.get("X-Request-ID")), status=exc.status)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _error(exc.status, exc.reason or "error", request)
+        except Exception:
+            log.exception("internal error on %s %s", request.method, request.path)
+            return _error(500, "internal emulator error (see the emulator log)", request)
+
+    async def get_faults(request: web.Request) -> web.Response:
+        return web.json_response(faults.config.to_json())
+
+    async def put_faults(request: web.Request) -> web.Response:
+        try:
+            config = parse_config(json.loads(await request.text() or "{}"))
+        except json.JSONDecodeError as exc:
+            raise EmulatorError(400, f"request body: malformed JSON ({exc.msg})") from None
+        except FaultConfigError as exc:
+            raise EmulatorError(400, str(exc)) from None
+        faults.configure(config)
+        return web.json_response(config.to_json())
+
+    async def reset_faults(request: web.Request) -> web.Response:
+        faults.configure(parse_config({}))
+        return web.json_response(faults.config.to_json())
+
+    async def get_requests(request: web.Request) -> web.Response:
+        return web.json_response({"requests": dict(counters.requests), "routes": dict(counters.routes)})
+
+    async def reset_requests(request: web.Request) -> web.Response:
+        counters.requests.clear()
+        counters.routes.clear()
+        return web.json_response({"requests": {}, "routes": {}})
+
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"storage_driver": storage_driver, "running_endpoints": executor.running_endpoints()}
+        )
+
+    app = web.Application(middlewares=[neon_middleware])
+    for method, path, handler in api.routes():
+        app.router.add_route(method, path, handler)
+    app.router.add_get("/admin/faults", get_faults)
+    app.router.add_put("/admin/faults", put_faults)
+    app.router.add_post("/admin/reset-faults", reset_faults)
+    app.router.add_get("/admin/requests", get_requests)
+    app.router.add_post("/admin/reset-requests", reset_requests)
+    app.router.add_get("/admin/status", status)
+    return app

@@ -1,0 +1,227 @@
+"""Branch calls: create (from a parent, with endpoints), list (search, cursor pagination), patch, delete."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .entities import Branch, Operation
+from .errors import EmulatorError, bad_request, conflict
+from .model import UNSET, Created, EndpointSpec, Model
+
+SORT_FIELDS = ("name", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class BranchPage:
+    branches: list[Branch]
+    next_cursor: str | None
+    sort_by: str
+    sort_order: str
+
+
+def create_branch(
+    model: Model,
+    project_id: str,
+    *,
+    name: str | None,
+    parent_id: str | None,
+    parent_timestamp: str | None,
+    parent_lsn: str | None,
+    protected: bool,
+    init_source: str,
+    expires_at: str | None,
+    endpoints: list[EndpointSpec],
+) -> Created:
+    project = model.check_unlocked(project_id)
+    parent = model.branch(project_id, parent_id) if parent_id else model.default_branch(project_id)
+    if parent_lsn is not None:
+        raise bad_request(
+            "branch.parent_lsn: point-in-time branching by LSN is not supported by the emulator"
+        )
+    model.check_timestamp_is_now("branch.parent_timestamp", parent_timestamp)
+    if init_source != "parent-data":
+        raise bad_request("branch.init_source: only 'parent-data' is supported by the emulator")
+    if name and model.branch_name_taken(project_id, name):
+        raise conflict(f'branch with the provided name "{name}" already exists')
+    if len(endpoints) > 1:
+        raise bad_request("endpoints: at most one read_write endpoint per branch")
+    expires = model.check_future("branch.expires_at", expires_at)
+    branch = model.new_branch(
+        project_id,
+        name or "",
+        parent_id=parent.id,
+        parent_timestamp=parent_timestamp,
+        protected=protected,
+        expires_at=expires,
+    )
+    try:
+        created_endpoints = [model.new_endpoint(project, branch.id, spec) for spec in endpoints]
+    except EmulatorError:
+        model.drop_branch_records(branch.id)
+        raise
+    roles, dbs = model.catalog_of(parent.id)
+    model.copy_catalog(branch.id, roles, dbs)
+    group = model.new_group()
+    ops = [
+        model.add_op(
+            project_id,
+            "create_branch",
+            {"kind": "clone", "src": parent.id, "dst": branch.id, "entity": "branch", "id": branch.id},
+            group,
+            branch_id=branch.id,
+        )
+    ]
+    ops += [
+        model.add_op(
+            project_id,
+            "start_compute",
+            {"kind": "start", "endpoint_id": e.id},
+            group,
+            branch_id=branch.id,
+            endpoint_id=e.id,
+        )
+        for e in created_endpoints
+        if not e.disabled
+    ]
+    return Created(
+        project, branch, created_endpoints, model.roles_of(branch.id), model.databases_of(branch.id), ops
+    )
+
+
+def list_branches(
+    model: Model,
+    project_id: str,
+    *,
+    search: str | None,
+    sort_by: str,
+    sort_order: str,
+    cursor: str | None,
+    limit: int | None,
+) -> BranchPage:
+    model.project(project_id)
+    branches = model.branches_of(project_id)
+    if search:
+        needle = search.lower()
+        branches = [b for b in branches if needle in b.name.lower() or needle in b.id]
+    if cursor:
+        sort_by, sort_order, after = _decode_cursor(cursor)
+    else:
+        after = None
+    reverse = sort_order == "desc"
+    branches.sort(key=lambda b: (str(getattr(b, sort_by)), b.id), reverse=reverse)
+    if after is not None:
+        key = (after[0], after[1])
+        branches = [b for b in branches if ((str(getattr(b, sort_by)), b.id) < key) == reverse]
+    if limit is None or len(branches) <= limit:
+        return BranchPage(branches, None, sort_by, sort_order)
+    page = branches[:limit]
+    last = page[-1]
+    return BranchPage(
+        page, _encode_cursor(sort_by, sort_order, (str(getattr(last, sort_by)), last.id)), sort_by, sort_order
+    )
+
+
+def _encode_cursor(sort_by: str, sort_order: str, after: tuple[str, str]) -> str:
+    raw = json.dumps({"s": sort_by, "o": sort_order, "a": list(after)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str, tuple[str, str]]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        sort_by, sort_order, after = raw["s"], raw["o"], raw["a"]
+        if sort_by not in SORT_FIELDS or sort_order not in ("asc", "desc"):
+            raise ValueError(sort_by)
+        return str(sort_by), str(sort_order), (str(after[0]), str(after[1]))
+    except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
+        raise bad_request("cursor: invalid pagination cursor") from None
+
+
+def update_branch(
+    model: Model,
+    project_id: str,
+    branch_id: str,
+    *,
+    name: str | None,
+    protected: bool | None,
+    expires_at: Any,
+) -> Branch:
+    model.check_unlocked(project_id)
+    branch = model.branch(project_id, branch_id)
+    if name is not None and name != branch.name:
+        if model.branch_name_taken(project_id, name, ignore=branch.id):
+            raise conflict(f'branch with the provided name "{name}" already exists')
+        branch.name = name
+    if protected is not None:
+        branch.protected = protected
+    if expires_at is not UNSET:
+        branch.expires_at = model.check_future("branch.expires_at", expires_at)
+    model.touch(branch)
+    return branch
+
+
+def delete_branch(model: Model, project_id: str, branch_id: str) -> tuple[Branch, list[Operation]] | None:
+    """None when the branch does not exist (Neon answers 204)."""
+    model.check_unlocked(project_id)
+    branch = model.state.branches.get(branch_id)
+    if branch is None or branch.project_id != project_id:
+        return None
+    if branch.default:
+        raise EmulatorError(
+            422, f"branch {branch_id} is the default branch of the project and cannot be deleted"
+        )
+    if branch.project_root:
+        raise EmulatorError(
+            422, f"branch {branch_id} is the root branch of the project and cannot be deleted"
+        )
+    children = [b.id for b in model.branches_of(project_id) if b.parent_id == branch_id]
+    if children:
+        raise EmulatorError(422, f"branch {branch_id} has child branches and cannot be deleted")
+    group = model.new_group()
+    ops = [
+        model.add_op(
+            project_id,
+            "suspend_compute",
+            {"kind": "stop", "endpoint_id": e.id},
+            group,
+            branch_id=branch_id,
+            endpoint_id=e.id,
+        )
+        for e in model.endpoints_of(project_id, branch_id)
+    ]
+    model.drop_branch_records(branch_id)
+    ops.append(
+        model.add_op(
+            project_id,
+            "delete_timeline",
+            {"kind": "remove", "storage": branch_id},
+            group,
+            branch_id=branch_id,
+        )
+    )
+    branch.current_state, branch.pending_state = "deleted", None  # only for the response
+    return branch, ops
+
+
+def set_as_default(model: Model, project_id: str, branch_id: str) -> Branch:
+    model.check_unlocked(project_id)
+    branch = model.branch(project_id, branch_id)
+    for other in model.branches_of(project_id):
+        if other.default and other.id != branch_id:
+            other.default = False
+            model.touch(other)
+    branch.default = True
+    model.touch(branch)
+    return branch
+
+
+def count_branches(model: Model, project_id: str, search: str | None) -> int:
+    return len(
+        list_branches(
+            model, project_id, search=search, sort_by="updated_at", sort_order="desc", cursor=None, limit=None
+        ).branches
+    )

@@ -1,0 +1,176 @@
+"""`neon-emulator serve`: the command line (also `python -m neon_emulator`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .faults import FaultConfig, FaultConfigError, parse_config, parse_fail_flag, parse_rule_flag
+from .server import ServeOptions, serve
+from .storage import DRIVERS, StorageError
+from .storage.root import DEFAULT_MIN_FREE_BYTES
+
+KEY_ENV = "NEON_EMULATOR_API_KEY"
+FAULTS_ENV = "NEON_EMULATOR_FAULTS"
+
+DESCRIPTION = """\
+A local Neon API v2 emulator backed by real PostgreSQL: branches are data directories, endpoints are postgres
+servers on loopback ports, snapshots are copy-on-write (btrfs) or backup-API copies. The API is served under
+/api/v2 with the bearer key from the NEON_EMULATOR_API_KEY environment variable (required)."""
+
+EPILOG = """\
+fault injection (for tests of Neon clients):
+  Faults come from NEON_EMULATOR_FAULTS (JSON), --faults-json, --fault and --fail-operation, merged in that
+  order, and can be replaced at run time with PUT /admin/faults (same JSON, same bearer key). JSON:
+    {"seed": 7, "latency": 0.05, "operation_delay": 0.2,
+     "rules": [{"method": "POST", "path": "/api/v2/projects/*/branches", "status": 423,
+                "rate": 0.5, "times": 2, "latency": 0.1, "retry_after": 1}],
+     "fail_operations": {"create_branch": 1.0}}
+  Rules match method and path (fnmatch glob, `*` spans `/`); the first one whose seeded draw fires answers
+  with its status and Neon's error body. fail_operations makes operations of an action end in `error`.
+  GET /admin/requests counts API calls per method+path and per route; POST /admin/reset-requests zeroes them;
+  POST /admin/reset-faults clears the faults; GET /admin/status shows the storage driver and running servers.
+
+state:
+  DIR/state.json holds the model (written atomically after every change), DIR/storage the clusters,
+  DIR/logs one postgres log per endpoint. Restarting on the same DIR (even after kill -9) brings everything
+  back: servers left running are stopped, active endpoints started, unfinished operations run again.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neon-emulator", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_p = sub.add_parser(
+        "serve",
+        help="run the emulator",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve_p.add_argument(
+        "--port",
+        type=int,
+        default=4444,
+        help="TCP port for the API; 0 picks a free one (default: %(default)s)",
+    )
+    serve_p.add_argument(
+        "--data-dir", type=Path, required=True, help="directory for state, clusters and logs"
+    )
+    serve_p.add_argument(
+        "--storage",
+        choices=DRIVERS,
+        default=os.environ.get("NEON_EMULATOR_STORAGE", "auto"),
+        help="storage driver: btrfs subvolume snapshots, or copy (backup API + reflink-or-plain copy); auto "
+        "picks btrfs when the data dir is on btrfs (default: $NEON_EMULATOR_STORAGE or auto)",
+    )
+    serve_p.add_argument("--seed", type=int, default=None, help="seed for generated ids and fault draws")
+    serve_p.add_argument(
+        "--op-delay",
+        type=float,
+        default=0.02,
+        metavar="SECONDS",
+        help="time each operation spends `running` before its work (default: %(default)s)",
+    )
+    serve_p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help='a fault rule "[METHOD] PATH [status=N] [rate=R] [times=N] [latency=S] [retry_after=S]", e.g. '
+        '"POST /api/v2/projects/*/branches status=423 times=2" (repeatable)',
+    )
+    serve_p.add_argument(
+        "--fail-operation",
+        action="append",
+        default=[],
+        metavar="ACTION[=RATE]",
+        help="operations of this action (e.g. create_branch) end in `error` with this probability "
+        "(default 1; repeatable)",
+    )
+    serve_p.add_argument(
+        "--latency", type=float, default=None, metavar="SECONDS", help="extra latency for every API request"
+    )
+    serve_p.add_argument(
+        "--faults-json", default=None, metavar="JSON|@FILE", help="a whole fault configuration (see below)"
+    )
+    serve_p.add_argument(
+        "--min-free-bytes",
+        type=int,
+        default=DEFAULT_MIN_FREE_BYTES,
+        help="refuse new branches/snapshots when less than this would stay free on the data disk "
+        "(default: %(default)s)",
+    )
+    serve_p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="(default: %(default)s)",
+    )
+    return parser
+
+
+def fault_config(args: argparse.Namespace, environ: dict[str, str]) -> FaultConfig:
+    raw: dict[str, object] = {}
+    if environ.get(FAULTS_ENV):
+        raw.update(json.loads(environ[FAULTS_ENV]))
+    if args.faults_json:
+        text = (
+            Path(args.faults_json[1:]).read_text() if args.faults_json.startswith("@") else args.faults_json
+        )
+        raw.update(json.loads(text))
+    config = parse_config(raw)
+    rules = config.rules + tuple(parse_rule_flag(text) for text in args.fault)
+    fail = dict(config.fail_operations)
+    fail.update(parse_fail_flag(text) for text in args.fail_operation)
+    seed = config.seed if config.seed is not None else args.seed
+    latency = config.latency if args.latency is None else args.latency
+    return FaultConfig(seed, latency, config.operation_delay, rules, fail)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    api_key = os.environ.get(KEY_ENV, "")
+    if not api_key:
+        parser.error(f"set {KEY_ENV} to the API key clients must send as a bearer token")
+    try:
+        faults = fault_config(args, dict(os.environ))
+    except (FaultConfigError, ValueError, OSError) as exc:
+        parser.error(f"fault configuration: {exc}")
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir.resolve(),
+        storage_driver=args.storage,
+        seed=args.seed,
+        op_delay=args.op_delay,
+        faults=faults,
+        api_key=api_key,
+        min_free_bytes=args.min_free_bytes,
+    )
+    try:
+        asyncio.run(serve(options))
+    except StorageError as exc:
+        print(f"neon-emulator: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"neon-emulator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

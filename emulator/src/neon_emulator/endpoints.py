@@ -1,0 +1,119 @@
+"""Endpoint calls: create, patch (incl. moving to another branch), delete, start, suspend, restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .entities import Endpoint, Operation
+from .errors import EmulatorError, conflict
+from .model import EndpointSpec, Model
+
+
+def _start(model: Model, ep: Endpoint, group: str) -> Operation:
+    return model.add_op(
+        ep.project_id,
+        "start_compute",
+        {"kind": "start", "endpoint_id": ep.id},
+        group,
+        branch_id=ep.branch_id,
+        endpoint_id=ep.id,
+    )
+
+
+def _stop(model: Model, ep: Endpoint, group: str) -> Operation:
+    return model.add_op(
+        ep.project_id,
+        "suspend_compute",
+        {"kind": "stop", "endpoint_id": ep.id},
+        group,
+        branch_id=ep.branch_id,
+        endpoint_id=ep.id,
+    )
+
+
+def create_endpoint(
+    model: Model, project_id: str, branch_id: str, spec: EndpointSpec
+) -> tuple[Endpoint, list[Operation]]:
+    project = model.check_unlocked(project_id)
+    model.branch(project_id, branch_id)
+    endpoint = model.new_endpoint(project, branch_id, spec)
+    ops = [] if endpoint.disabled else [_start(model, endpoint, model.new_group())]
+    return endpoint, ops
+
+
+def update_endpoint(
+    model: Model,
+    project_id: str,
+    endpoint_id: str,
+    *,
+    branch_id: str | None,
+    settings: dict[str, Any] | None,
+    min_cu: float | None,
+    max_cu: float | None,
+    suspend_timeout_seconds: int | None,
+    name: str | None,
+    disabled: bool | None,
+) -> tuple[Endpoint, list[Operation]]:
+    model.check_unlocked(project_id)
+    endpoint = model.endpoint(project_id, endpoint_id)
+    group = model.new_group()
+    ops: list[Operation] = []
+    if branch_id is not None and branch_id != endpoint.branch_id:
+        model.branch(project_id, branch_id)
+        if model.endpoints_of(project_id, branch_id):
+            raise conflict(f"branch {branch_id} already has a read_write endpoint")
+        ops.append(_stop(model, endpoint, group))
+        endpoint.branch_id = branch_id
+        if not endpoint.disabled and not disabled:
+            ops.append(_start(model, endpoint, group))
+    if settings is not None:
+        endpoint.settings = settings
+    if min_cu is not None:
+        endpoint.autoscaling_limit_min_cu = min_cu
+    if max_cu is not None:
+        endpoint.autoscaling_limit_max_cu = max_cu
+    if suspend_timeout_seconds is not None:
+        endpoint.suspend_timeout_seconds = suspend_timeout_seconds
+    if name is not None:
+        endpoint.name = name
+    if disabled is not None and disabled != endpoint.disabled:
+        endpoint.disabled = disabled
+        if not ops:
+            ops.append(_stop(model, endpoint, group) if disabled else _start(model, endpoint, group))
+    model.touch(endpoint)
+    return endpoint, ops
+
+
+def delete_endpoint(
+    model: Model, project_id: str, endpoint_id: str
+) -> tuple[Endpoint, list[Operation]] | None:
+    model.check_unlocked(project_id)
+    endpoint = model.state.endpoints.get(endpoint_id)
+    if endpoint is None or endpoint.project_id != project_id:
+        return None
+    op = _stop(model, endpoint, model.new_group())
+    del model.state.endpoints[endpoint_id]
+    return endpoint, [op]
+
+
+def start_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[Endpoint, list[Operation]]:
+    model.check_unlocked(project_id)
+    endpoint = model.endpoint(project_id, endpoint_id)
+    if endpoint.disabled:
+        raise EmulatorError(400, f"endpoint {endpoint_id} is disabled")
+    return endpoint, [_start(model, endpoint, model.new_group())]
+
+
+def suspend_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[Endpoint, list[Operation]]:
+    model.check_unlocked(project_id)
+    endpoint = model.endpoint(project_id, endpoint_id)
+    if endpoint.pending_state is not None:
+        raise EmulatorError(423, "endpoint is in some transitive state, could not suspend")
+    return endpoint, [_stop(model, endpoint, model.new_group())]
+
+
+def restart_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[Endpoint, list[Operation]]:
+    model.check_unlocked(project_id)
+    endpoint = model.endpoint(project_id, endpoint_id)
+    group = model.new_group()
+    return endpoint, [_stop(model, endpoint, group), _start(model, endpoint, group)]

@@ -1,0 +1,112 @@
+"""Wiring and lifetime: open storage and state, recover, serve until SIGTERM/SIGINT, stop every server."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import shutil
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import build_app
+from .clock import Clock
+from .executor import Executor
+from .faults import FaultConfig, FaultInjector
+from .ids import IdGenerator
+from .model import Model
+from .persistence import StateFile
+from .postgres import free_port
+from .routes import PREFIX, Api
+from .storage import StorageError, open_storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    data_dir: Path
+    storage_driver: str
+    seed: int | None
+    op_delay: float
+    faults: FaultConfig
+    api_key: str
+    min_free_bytes: int
+
+    def __repr__(self) -> str:  # never the key
+        return f"ServeOptions(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
+
+
+def key_hint(key: str) -> str:
+    return f"…{key[-4:]} ({len(key)} characters)" if len(key) >= 16 else f"({len(key)} characters)"
+
+
+async def serve(options: ServeOptions) -> None:
+    data_dir = options.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / "emulator.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise StorageError(f"another neon-emulator is serving {data_dir}") from None
+    socket_dir = Path(
+        tempfile.mkdtemp(prefix="neon-emu-")
+    )  # short: unix socket paths are limited to 107 bytes
+    try:
+        await _serve(options, socket_dir)
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
+        lock.close()
+
+
+async def _serve(options: ServeOptions, socket_dir: Path) -> None:
+    storage = open_storage(
+        options.data_dir / "storage", options.storage_driver, min_free_bytes=options.min_free_bytes
+    )
+    state_file = StateFile(options.data_dir)
+    model = Model(state_file.load(), IdGenerator(options.seed), Clock(), free_port)
+
+    def persist() -> None:
+        state_file.save(model.state)
+
+    faults = FaultInjector(options.faults)
+    executor = Executor(
+        model,
+        storage,
+        data_dir=options.data_dir,
+        socket_dir=socket_dir,
+        faults=faults,
+        op_delay=options.op_delay,
+        persist=persist,
+    )
+    api = Api(model, executor, persist)
+    app = build_app(api, executor, faults, options.api_key, storage.driver)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(app, access_log_format="%r %s %Tfs")
+    await runner.setup()
+    try:
+        await executor.recover()
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else options.port  # the bound one when --port 0
+        print(
+            f"neon-emulator: serving http://{options.host}:{port}{PREFIX} "
+            f"(storage driver: {storage.driver}, data: {options.data_dir}, "
+            f"API key: {key_hint(options.api_key)})",
+            flush=True,
+        )
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        await executor.close()
+        persist()

@@ -1,0 +1,193 @@
+"""Neon API v2 JSON shapes (neon-api.md §2-§7) for the model's records. Pure functions, no state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
+
+LOOPBACK = "127.0.0.1"
+PROXY_HOST = "127.0.0.1"
+
+
+def endpoint_host(endpoint: Endpoint) -> str:
+    # Neon's host is a DNS name on port 5432; here every endpoint is a loopback port, so the host carries it
+    # and the Neon idiom `postgresql://role:pw@{host}/{db}` still yields a working URI.
+    return f"{LOOPBACK}:{endpoint.port}"
+
+
+def connection_uri(endpoint: Endpoint, role: Role, database: str) -> str:
+    # No sslmode/channel_binding: the emulator's postgres has no TLS.
+    return f"postgresql://{role.name}:{role.password}@{endpoint_host(endpoint)}/{database}"
+
+
+def project_view(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "platform_id": "aws",
+        "region_id": project.region_id,
+        "name": project.name,
+        "provisioner": "k8s-neonvm",
+        "default_endpoint_settings": {
+            "autoscaling_limit_min_cu": 0.25,
+            "autoscaling_limit_max_cu": 0.25,
+            "suspend_timeout_seconds": 0,
+            **project.default_endpoint_settings,
+        },
+        "settings": project.settings,
+        "pg_version": project.pg_version,
+        "proxy_host": PROXY_HOST,
+        "branch_logical_size_limit": 3072,
+        "branch_logical_size_limit_bytes": 3072 * 1024 * 1024,
+        "store_passwords": project.store_passwords,
+        "creation_source": "console",
+        "history_retention_seconds": project.history_retention_seconds,
+        "created_at": project.created_at,
+        "updated_at": project.updated_at,
+        "consumption_period_start": project.created_at,
+        "consumption_period_end": "0001-01-01T00:00:00Z",
+        "owner_id": project.org_id or "emulator",
+        "org_id": project.org_id or "org-emulator",
+        "data_storage_bytes_hour": 0,
+        "data_transfer_bytes": 0,
+        "written_data_bytes": 0,
+        "compute_time_seconds": 0,
+        "active_time_seconds": 0,
+        "cpu_used_sec": 0,
+    }
+
+
+def branch_view(branch: Branch) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": branch.id,
+        "project_id": branch.project_id,
+        "name": branch.name,
+        "current_state": branch.current_state,
+        "state_changed_at": branch.state_changed_at,
+        "creation_source": branch.creation_source,
+        "default": branch.default,
+        "primary": branch.default,
+        "protected": branch.protected,
+        "init_source": branch.init_source,
+        "logical_size": 0,
+        "cpu_used_sec": 0,
+        "compute_time_seconds": 0,
+        "active_time_seconds": 0,
+        "written_data_bytes": 0,
+        "data_transfer_bytes": 0,
+        "created_at": branch.created_at,
+        "updated_at": branch.updated_at,
+    }
+    optional = {
+        "parent_id": branch.parent_id,
+        "parent_timestamp": branch.parent_timestamp,
+        "pending_state": branch.pending_state,
+        "expires_at": branch.expires_at,
+        "restore_status": branch.restore_status,
+        "restored_from": branch.restored_from,
+        "restored_as": branch.restored_as,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def endpoint_view(endpoint: Endpoint, region_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "host": endpoint_host(endpoint),
+        "id": endpoint.id,
+        "project_id": endpoint.project_id,
+        "branch_id": endpoint.branch_id,
+        "autoscaling_limit_min_cu": endpoint.autoscaling_limit_min_cu,
+        "autoscaling_limit_max_cu": endpoint.autoscaling_limit_max_cu,
+        "region_id": region_id,
+        "type": endpoint.type,
+        "current_state": endpoint.current_state,
+        "settings": endpoint.settings or {"pg_settings": {}},
+        "pooler_enabled": False,
+        "pooler_mode": "transaction",
+        "disabled": endpoint.disabled,
+        "passwordless_access": False,
+        "creation_source": "console",
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+        "proxy_host": PROXY_HOST,
+        "suspend_timeout_seconds": endpoint.suspend_timeout_seconds,
+        "provisioner": endpoint.provisioner,
+        "port": endpoint.port,  # emulator extension: the loopback port of this endpoint's postgres
+    }
+    optional = {
+        "name": endpoint.name,
+        "pending_state": endpoint.pending_state,
+        "started_at": endpoint.started_at,
+        "suspended_at": endpoint.suspended_at,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def role_view(role: Role, *, with_password: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "branch_id": role.branch_id,
+        "name": role.name,
+        "protected": role.protected,
+        "authentication_method": "password",
+        "created_at": role.created_at,
+        "updated_at": role.updated_at,
+    }
+    if with_password:
+        out["password"] = role.password
+    return out
+
+
+def database_view(database: Database) -> dict[str, Any]:
+    return {
+        "id": database.id,
+        "branch_id": database.branch_id,
+        "name": database.name,
+        "owner_name": database.owner_name,
+        "created_at": database.created_at,
+        "updated_at": database.updated_at,
+    }
+
+
+def snapshot_view(snapshot: Snapshot) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": snapshot.id,
+        "name": snapshot.name,
+        "source_branch_id": snapshot.source_branch_id,
+        "created_at": snapshot.created_at,
+        "timestamp": snapshot.timestamp,
+        "manual": snapshot.manual,
+    }
+    if snapshot.expires_at is not None:
+        out["expires_at"] = snapshot.expires_at
+    return out
+
+
+def operation_view(op: Operation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": op.id,
+        "project_id": op.project_id,
+        "action": op.action,
+        "status": op.status,
+        "failures_count": op.failures_count,
+        "created_at": op.created_at,
+        "updated_at": op.updated_at,
+        "total_duration_ms": op.total_duration_ms,
+    }
+    optional = {"branch_id": op.branch_id, "endpoint_id": op.endpoint_id, "error": op.error}
+    out.update({k: v for k, v in optional.items() if v is not None})
+    return out
+
+
+def connection_uri_view(endpoint: Endpoint, role: Role, database: str) -> dict[str, Any]:
+    return {
+        "connection_uri": connection_uri(endpoint, role, database),
+        "connection_parameters": {
+            "database": database,
+            "password": role.password,
+            "role": role.name,
+            "host": endpoint_host(endpoint),
+            "pooler_host": endpoint_host(endpoint),
+        },
+    }
