@@ -70,11 +70,9 @@ def run(args: argparse.Namespace) -> int:
     except psycopg.Error as exc:
         # psycopg's message names host, port and user; strip anything that could be the password anyway.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        password = (
-            psycopg.conninfo.conninfo_to_dict(dsn).get("password") if "://" in dsn or "=" in dsn else None
-        )
+        password = urlsplit(dsn).password
         if password:
-            reason = reason.replace(str(password), "****")
+            reason = reason.replace(password, "****")
         print(f"error: cannot read the meta database at {redact_dsn(dsn)}: {reason}", file=sys.stderr)
         return 1
     if args.output == "json":
