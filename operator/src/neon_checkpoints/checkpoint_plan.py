@@ -69,7 +69,7 @@ def plan_create(
     if observed.snapshot is not None:
         return AdoptSnapshot(observed.snapshot)
     if observed.branch is None:
-        which = f"branch {spec.branch!r}" if spec.branch else "a default branch"
+        which = f"branch named {spec.branch!r}" if spec.branch else "default branch"
         return Fail("BranchNotFound", f"Neon project {spec.project_id} has no {which}")
     expires_at = spec.expiry(created_at)
     if expires_at is not None and expires_at <= created_at:
