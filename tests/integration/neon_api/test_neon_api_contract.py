@@ -92,10 +92,14 @@ def test_duplicate_branch_name_is_a_conflict(neon: NeonClient, project: CreatedP
 
 
 def test_endpoints(neon: NeonClient, project: CreatedProject):
-    pid, main = project.project.id, project.branch
-    created = neon.create_endpoint(pid, main.id, type="read_only")
+    pid = project.project.id
+    # A compute-less branch, so the new endpoint is its only read_write one (the emulator has no read_only).
+    bare = neon.create_branch(pid, name="bare")
+    assert bare.endpoints == ()
+    neon.wait_for_operations(pid, bare.operations, timeout=WAIT)
+    created = neon.create_endpoint(pid, bare.branch.id)
     endpoint = created.value
-    assert (endpoint.branch_id, endpoint.type) == (main.id, "read_only")
+    assert (endpoint.branch_id, endpoint.type) == (bare.branch.id, "read_write")
     neon.wait_for_operations(pid, created.operations, timeout=WAIT)
     assert neon.get_endpoint(pid, endpoint.id).current_state == "active"
     assert endpoint.id in [e.id for e in neon.list_endpoints(pid)]
