@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neon_checkpoints import operator_command
+from neon_checkpoints import operator_command, timeline_command
 
 # Modules exposing `register(subparsers)`; each sets `func(args) -> int` on its parser.
-SUBCOMMANDS = (operator_command,)
+SUBCOMMANDS = (operator_command, timeline_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from neon_checkpoints.timeline import build_timeline, render_json, render_table
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-def add_parser(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "timeline",
         help="show a project's checkpoint timeline from the meta database",
@@ -34,7 +34,7 @@ def add_parser(subparsers: Any) -> None:
         help="PostgreSQL URL of the meta database (default: $META_DATABASE_URL)",
     )
     parser.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
-    parser.set_defaults(run=run)
+    parser.set_defaults(func=run)
 
 
 async def _read(
