@@ -1,0 +1,156 @@
+"""The cron and duration parser and the next/previous run calculator (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from neon_checkpoints.cron import Cron, CronError, Every, format_duration, parse_cron, parse_duration
+
+
+def utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=dt.UTC)
+
+
+def brute_force_matches(cron: Cron, moment: dt.datetime) -> bool:
+    """An independent oracle: cron(8)'s matching rule, minute by minute."""
+    weekday = moment.isoweekday() % 7
+    if moment.minute not in cron.minutes or moment.hour not in cron.hours or moment.month not in cron.months:
+        return False
+    if cron.days_restricted and cron.weekdays_restricted:
+        return moment.day in cron.days or weekday in cron.weekdays
+    return moment.day in cron.days and weekday in cron.weekdays
+
+
+@pytest.mark.parametrize(
+    ("situation", "expression", "field", "expected"),
+    [
+        ("every minute", "* * * * *", "minutes", set(range(60))),
+        ("step over everything", "*/15 * * * *", "minutes", {0, 15, 30, 45}),
+        ("range with step", "10-30/10 * * * *", "minutes", {10, 20, 30}),
+        ("start with step", "5/20 * * * *", "minutes", {5, 25, 45}),
+        ("list of values and ranges", "1,3,10-12 * * * *", "minutes", {1, 3, 10, 11, 12}),
+        ("hours", "0 9-17 * * *", "hours", set(range(9, 18))),
+        ("month names", "0 0 1 jan,JUL *", "months", {1, 7}),
+        ("weekday names range", "0 0 * * mon-fri", "weekdays", {1, 2, 3, 4, 5}),
+        ("weekday 7 is Sunday", "0 0 * * 7", "weekdays", {0}),
+        ("macro @hourly", "@hourly", "minutes", {0}),
+        ("macro @weekly", "@weekly", "weekdays", {0}),
+    ],
+)
+def test_fields_expand_to_values(situation: str, expression: str, field: str, expected: set[int]) -> None:
+    assert set(getattr(parse_cron(expression), field)) == expected, situation
+
+
+@pytest.mark.parametrize(
+    ("situation", "expression", "message"),
+    [
+        ("four fields", "* * * *", "expected 5"),
+        ("six fields", "0 * * * * *", "expected 5"),
+        ("minute out of range", "60 * * * *", "minute field"),
+        ("hour out of range", "0 24 * * *", "hour field"),
+        ("day zero", "0 0 0 * *", "day-of-month field"),
+        ("month thirteen", "0 0 1 13 *", "month field"),
+        ("weekday eight", "0 0 * * 8", "day-of-week field"),
+        ("unknown name", "0 0 * * funday", "day-of-week field"),
+        ("zero step", "*/0 * * * *", "step"),
+        ("backwards range", "30-10 * * * *", "runs backwards"),
+        ("empty list item", "1,,2 * * * *", "empty list item"),
+        ("date that never exists", "0 0 30 feb *", "never matches"),
+        ("unknown macro", "@reboot", "unknown macro"),
+    ],
+)
+def test_invalid_expressions_are_rejected_naming_the_part(
+    situation: str, expression: str, message: str
+) -> None:
+    with pytest.raises(CronError, match=message):
+        parse_cron(expression)
+
+
+@pytest.mark.parametrize(
+    ("situation", "expression", "after", "expected"),
+    [
+        ("next minute", "* * * * *", utc(2026, 1, 1, 10, 0, 30), utc(2026, 1, 1, 10, 1)),
+        ("strictly after an exact match", "*/5 * * * *", utc(2026, 1, 1, 10, 5), utc(2026, 1, 1, 10, 10)),
+        ("rolls into the next hour", "15 * * * *", utc(2026, 1, 1, 10, 20), utc(2026, 1, 1, 11, 15)),
+        ("rolls into the next day", "0 3 * * *", utc(2026, 1, 1, 4, 0), utc(2026, 1, 2, 3, 0)),
+        ("rolls into the next year", "0 0 1 1 *", utc(2026, 3, 1), utc(2027, 1, 1)),
+        ("31st skips short months", "0 0 31 * *", utc(2026, 4, 1), utc(2026, 5, 31)),
+        ("leap day", "0 0 29 2 *", utc(2026, 3, 1), utc(2028, 2, 29)),
+        # 2026-01-01 is a Thursday.
+        ("weekday only", "0 12 * * mon", utc(2026, 1, 1), utc(2026, 1, 5, 12, 0)),
+        ("day OR weekday when both restricted", "0 0 10 * mon", utc(2026, 1, 1), utc(2026, 1, 5)),
+        ("day AND weekday when weekday is a star step", "0 0 10 * */1", utc(2026, 1, 1), utc(2026, 1, 10)),
+    ],
+)
+def test_next_run(situation: str, expression: str, after: dt.datetime, expected: dt.datetime) -> None:
+    assert parse_cron(expression).next_after(after) == expected, situation
+
+
+@pytest.mark.parametrize(
+    ("situation", "expression", "at", "expected"),
+    [
+        ("an exact match is included", "*/5 * * * *", utc(2026, 1, 1, 10, 5), utc(2026, 1, 1, 10, 5)),
+        ("seconds are ignored", "*/5 * * * *", utc(2026, 1, 1, 10, 7, 59), utc(2026, 1, 1, 10, 5)),
+        ("back into the previous day", "0 3 * * *", utc(2026, 1, 2, 2, 59), utc(2026, 1, 1, 3, 0)),
+        ("back into the previous year", "30 23 31 12 *", utc(2026, 6, 1), utc(2025, 12, 31, 23, 30)),
+        ("leap day", "0 0 29 2 *", utc(2027, 1, 1), utc(2024, 2, 29)),
+    ],
+)
+def test_latest_run(situation: str, expression: str, at: dt.datetime, expected: dt.datetime) -> None:
+    assert parse_cron(expression).latest_at_or_before(at) == expected, situation
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["*/7 * * * *", "0 */5 * * 1-5", "13 2 1,15 * *", "0 0 13 * fri", "5-10/2 3 * jun-aug sun", "@monthly"],
+)
+def test_search_agrees_with_minute_by_minute_scan(expression: str) -> None:
+    cron = parse_cron(expression)
+    moment = utc(2026, 1, 30, 22, 0)
+    expected = moment + dt.timedelta(minutes=1)
+    for _ in range(6):
+        while not brute_force_matches(cron, expected):
+            expected += dt.timedelta(minutes=1)
+        found = cron.next_after(moment)
+        assert found == expected
+        assert cron.latest_at_or_before(found + dt.timedelta(seconds=59)) == found
+        moment, expected = found, found + dt.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), ("1d2h3m4s", 93784)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == dt.timedelta(seconds=seconds)
+    assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize("text", ["", "5", "m", "1.5h", "-5m", "1h 30m", "5 minutes", "0s", "0h0m"])
+def test_invalid_durations(text: str) -> None:
+    with pytest.raises(CronError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("situation", "at", "next_expected", "latest_expected"),
+    [
+        ("before the first run", utc(2026, 1, 1, 0, 0, 20), utc(2026, 1, 1, 0, 0, 30), None),
+        ("exactly on a run", utc(2026, 1, 1, 0, 1, 0), utc(2026, 1, 1, 0, 1, 30), utc(2026, 1, 1, 0, 1, 0)),
+        ("between runs", utc(2026, 1, 1, 0, 1, 10), utc(2026, 1, 1, 0, 1, 30), utc(2026, 1, 1, 0, 1, 0)),
+        ("before the anchor", utc(2025, 12, 31), utc(2026, 1, 1, 0, 0, 30), None),
+    ],
+)
+def test_every_is_anchored_at_the_schedule_creation(
+    situation: str, at: dt.datetime, next_expected: dt.datetime, latest_expected: dt.datetime | None
+) -> None:
+    every, anchor = Every(dt.timedelta(seconds=30)), utc(2026, 1, 1)
+    assert every.next_after(at, anchor) == next_expected, situation
+    assert every.latest_at_or_before(at, anchor) == latest_expected, situation
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        parse_cron("* * * * *").next_after(dt.datetime(2026, 1, 1))
