@@ -63,9 +63,12 @@ build_etcd() {
 }
 
 build_pulumi() {
-  local out="$TOOLS/pulumi-$PULUMI_VERSION"
-  if [[ -x $out/bin/pulumi && -x $out/bin/pulumi-language-python && -x $out/bin/pulumi-resource-pulumi-python ]]; then return; fi
-  log "building the Pulumi CLI v$PULUMI_VERSION and its Python language host (cold: 15-30 min)"
+  local out="$TOOLS/pulumi-$PULUMI_VERSION" langhost_hash
+  # The language host is our own code: rebuild it whenever its sources change (the CLI only when missing).
+  langhost_hash=$(cat "$HERE"/pulumi-language-python/*.go | sha256sum | cut -d' ' -f1)
+  if [[ -x $out/bin/pulumi && -x $out/bin/pulumi-language-python && -x $out/bin/pulumi-language-python-exec \
+        && -x $out/bin/pulumi-resource-pulumi-python \
+        && $(cat "$out/bin/.langhost-src" 2>/dev/null) == "$langhost_hash" ]]; then return; fi
   mkdir -p "$out/src" "$out/bin"; cd "$out/src"
   cat > go.mod <<GOMOD
 module local/pulumi-bins
@@ -80,18 +83,23 @@ GOMOD
   go get -tool "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$PULUMI_VERSION"
   go get "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
   go mod tidy
-  grep -qE "pulumi/pkg/v3 v$PULUMI_VERSION\$" go.mod
-  grep -qE "pulumi/sdk/v3 v$PULUMI_VERSION\$" go.mod
+  grep -qE "pulumi/pkg/v3 v$PULUMI_VERSION( |\$)" go.mod
+  grep -qE "pulumi/sdk/v3 v$PULUMI_VERSION( |\$)" go.mod
   local ld="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
-  go build -p "$JOBS" -tags osusergo,grpcnotrace -ldflags "$ld" -o "$out/bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-  mv "$out/bin/pulumi.tmp" "$out/bin/pulumi"
-  go build -p "$JOBS" -ldflags "-s -w" -o "$out/bin/pulumi-language-python.tmp" ./langhost
+  if [[ ! -x $out/bin/pulumi ]]; then
+    log "building the Pulumi CLI v$PULUMI_VERSION (cold: 15-30 min)"
+    go build -p "$JOBS" -tags osusergo,grpcnotrace -ldflags "$ld" -o "$out/bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    mv "$out/bin/pulumi.tmp" "$out/bin/pulumi"
+  fi
+  log "building the project's Python language host (hack/pulumi-language-python)"
+  go build -p "$JOBS" -tags osusergo,grpcnotrace -ldflags "$ld" -o "$out/bin/pulumi-language-python.tmp" ./langhost
   mv "$out/bin/pulumi-language-python.tmp" "$out/bin/pulumi-language-python"
   # The exec script and the dynamic-provider plugin are plain files in the sdk/v3 module zip (modes are lost).
   local sdk
   sdk=$(go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi/sdk/v3")
   install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$out/bin/"
   install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$out/bin/"
+  echo "$langhost_hash" > "$out/bin/.langhost-src"
   "$out/bin/pulumi" version
 }
 
