@@ -114,8 +114,11 @@ def list_branches(
     reverse = sort_order == "desc"
     branches.sort(key=lambda b: (str(getattr(b, sort_by)), b.id), reverse=reverse)
     if after is not None:
-        key = (after[0], after[1])
-        branches = [b for b in branches if ((str(getattr(b, sort_by)), b.id) < key) == reverse]
+        def beyond(b: Branch) -> bool:
+            key = (str(getattr(b, sort_by)), b.id)
+            return key < after if reverse else key > after
+
+        branches = [b for b in branches if beyond(b)]
     if limit is None or len(branches) <= limit:
         return BranchPage(branches, None, sort_by, sort_order)
     page = branches[:limit]
