@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from neon_emulator.storage.errors import NoSpaceError, StorageError, is_no_space
+from neon_emulator.storage.errors import StorageError
 from neon_emulator.storage.filesystem import fs_type, remove_tree, run_tool
 from neon_emulator.storage.interface import CopyTiming
 from neon_emulator.storage.root import DEFAULT_MIN_FREE_BYTES, StorageRoot
@@ -58,8 +58,7 @@ class BtrfsStorage(StorageRoot):
                 with running.admin_connect() as conn:
                     conn.execute("CHECKPOINT")
             except psycopg.Error as exc:
-                cls = NoSpaceError if is_no_space(str(exc)) else StorageError
-                raise cls(f"CHECKPOINT before snapshotting {src.name} failed: {exc}") from exc
+                raise self._server_error(exc, f"CHECKPOINT before snapshotting {src.name}") from exc
         checkpointed = time.monotonic()
         self._snapshot(src, dst)
         checkpoint_seconds = checkpointed - started if running is not None else 0.0

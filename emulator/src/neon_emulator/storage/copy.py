@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from neon_emulator.storage.errors import NoSpaceError, StorageError, is_no_space
+from neon_emulator.storage.errors import NoSpaceError, StorageError
 from neon_emulator.storage.filesystem import remove_tree, run_tool, supports_reflink, tree_bytes
 from neon_emulator.storage.interface import CopyTiming
 from neon_emulator.storage.postmaster_pid import PROCESS_FILES
@@ -82,10 +82,12 @@ class CopyStorage(StorageRoot):
 
     def _copy_stopped(self, src: Path, dst: Path) -> None:
         self._check_space(self.root, self._bytes_needed(src, frozenset()), f"copying {src.name}")
+        _mkdir_like(src, dst)  # by us: the copy runs as the server user, who may not write to the root
         run_tool(
-            ["cp", "-a", "--reflink=auto", "--", str(src), str(dst)],
+            ["cp", "-a", "--reflink=auto", "-T", "--", str(src), str(dst)],
             f"copying {src} to {dst}",
             timeout=COPY_TIMEOUT,
+            as_server_user=True,
         )
 
     def _clone(self, src: Path, dst: Path, running: PostgresProcess | None) -> CopyTiming:
@@ -98,8 +100,7 @@ class CopyStorage(StorageRoot):
             with running.admin_connect() as conn:
                 return self._copy_running(conn, src, dst)
         except psycopg.Error as exc:
-            cls = NoSpaceError if is_no_space(str(exc)) else StorageError
-            raise cls(f"backup of {src.name} failed on its server: {exc}") from exc
+            raise self._server_error(exc, f"the backup of {src.name} on its server") from exc
 
     def _bytes_needed(self, src: Path, skip: frozenset[str]) -> int:
         if self.reflink or not self.precheck_size:
@@ -120,6 +121,7 @@ class CopyStorage(StorageRoot):
             ["cp", "-a", "--reflink=auto", "-t", str(dst), "--", *(str(src / e) for e in entries)],
             f"copying {src} to {dst}",
             timeout=COPY_TIMEOUT,
+            as_server_user=True,
             tolerate_vanished=True,
         )
         for name in EMPTY_IN_COPY:
@@ -140,6 +142,7 @@ class CopyStorage(StorageRoot):
             ["cp", "-a", "--reflink=auto", "-t", str(dst / "pg_wal"), "--", *wal_paths],
             f"copying the WAL of {src} to {dst}",
             timeout=COPY_TIMEOUT,
+            as_server_user=True,
         )
         conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
         _write_like(src / "PG_VERSION", dst / "backup_label", label)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from neon_emulator.storage.errors import NoSpaceError, StorageError, is_no_space
+from neon_emulator.storage.server_user import server_user
 
 MIB = 1024 * 1024
 
@@ -59,13 +60,23 @@ def supports_reflink(directory: Path) -> bool:
         return out.returncode == 0
 
 
-def run_tool(argv: Sequence[str], what: str, *, timeout: float, tolerate_vanished: bool = False) -> None:
+def run_tool(
+    argv: Sequence[str],
+    what: str,
+    *,
+    timeout: float,
+    tolerate_vanished: bool = False,
+    as_server_user: bool = False,
+) -> None:
     """Run a filesystem tool (cp, btrfs); ENOSPC becomes NoSpaceError, other failures StorageError.
 
     With `tolerate_vanished`, "No such file or directory" complaints are accepted: copying a running
-    server's directory races with it deleting temporary files, which the WAL replay does not need."""
+    server's directory races with it deleting temporary files, which the WAL replay does not need.
+    `as_server_user` runs it as the PostgreSQL server's user: a copy made as root could use the blocks
+    ext4 reserves for root and leave the server with none (it PANICs when it cannot write WAL)."""
+    kwargs = server_user().popen_kwargs() if as_server_user else {}
     try:
-        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kwargs)
     except subprocess.TimeoutExpired as exc:
         raise StorageError(f"{what} did not finish within {timeout:.0f} s") from exc
     if out.returncode == 0:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from neon_emulator.storage import layout
 from neon_emulator.storage.cluster import initdb
-from neon_emulator.storage.errors import NoSpaceError, StorageError
+from neon_emulator.storage.errors import NoSpaceError, StorageError, is_no_space
 from neon_emulator.storage.filesystem import MIB, free_bytes
 from neon_emulator.storage.interface import CopyTiming
 from neon_emulator.storage.postmaster_pid import live_postmaster, remove_process_files
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_FREE_BYTES = 64 * MIB
+NEARLY_FULL_BYTES = 16 * MIB
 
 
 class StorageRoot(abc.ABC):
@@ -116,6 +117,18 @@ class StorageRoot(abc.ABC):
     def _check_new(self, dst: Path) -> None:
         if dst.exists():
             raise StorageError(f"cannot create {dst.name}: it already exists in {self.root}")
+
+    def _server_error(self, exc: Exception, what: str) -> StorageError:
+        """A failed SQL step on the source server: out of space when it says so or the disk is (nearly) full
+        (a failed CHECKPOINT only says "checkpoint request failed"; the reason is in the server log)."""
+        text = str(exc)
+        first = text.splitlines()[0] if text else type(exc).__name__
+        free = free_bytes(self.root)
+        if is_no_space(text) or free < NEARLY_FULL_BYTES:
+            return NoSpaceError(
+                f"no space left on device: {what} failed ({first}); {free // MIB} MiB free on {self.root}"
+            )
+        return StorageError(f"{what} failed: {first}")
 
     def _check_space(self, where: Path, needed: int, what: str) -> None:
         """Refuse up front rather than fill the disk: a full disk makes running servers PANIC."""
