@@ -47,6 +47,48 @@ class Kube:
             {"status": dict(status)},
         )
 
+    async def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A custom resource of this group, or None when it does not exist."""
+        try:
+            found: Any = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(found)
+
+    async def apply_secret(
+        self, namespace: str, name: str, data: Mapping[str, str], *, owner: Mapping[str, Any]
+    ) -> None:
+        """Create or replace an Opaque Secret owned by `owner` (an ownerReference, JSON shape).
+        Errors carry the status only: the values must never reach a log."""
+        body: Any = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace, "ownerReferences": [dict(owner)]},
+            "type": "Opaque",
+            "stringData": dict(data),
+        }
+        try:
+            try:
+                await asyncio.to_thread(self._core.create_namespaced_secret, namespace, body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                await asyncio.to_thread(self._core.replace_namespaced_secret, name, namespace, body)
+        except ApiException as exc:
+            raise ApiException(status=exc.status, reason=exc.reason) from None
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        """Delete a Secret; one already gone is fine."""
+        try:
+            await asyncio.to_thread(self._core.delete_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise ApiException(status=exc.status, reason=exc.reason) from None
+
     async def read_secret_value(self, namespace: str, name: str, key: str) -> str:
         try:
             secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)

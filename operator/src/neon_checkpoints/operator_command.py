@@ -55,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
     )
     namespaces = tuple(args.namespace) if args.namespace else settings.watch_namespaces
     # Registers the handlers with kopf's default registry.
-    from neon_checkpoints import handlers  # noqa: F401
+    from neon_checkpoints import (
+        handlers,  # noqa: F401
+        restore_handlers,  # noqa: F401
+    )
 
     kopf.run(
         standalone=not args.peering,

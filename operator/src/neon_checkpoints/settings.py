@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
-CRASH_POINTS = frozenset({"snapshot-accepted"})
+CRASH_POINTS = frozenset({"snapshot-accepted", "restore-accepted"})
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
