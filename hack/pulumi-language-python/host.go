@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
-// interruptGrace is how long a program gets to exit after SIGINT before it is killed.
+// interruptGrace is how long a program gets to exit after SIGTERM before it is killed.
 const interruptGrace = 10 * time.Second
 
 type languageHost struct {
@@ -90,8 +90,10 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	// The engine shows the language host's stdout/stderr to the user; the program's output goes there too.
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	// A cancelled request (engine gone or Cancel) interrupts the program like Ctrl-C, then kills it.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	// When the engine gives up on the run (it cancels the request after a failed resource) the program is
+	// stopped with SIGTERM: Python's default action ends it quietly, where SIGINT would print a
+	// KeyboardInterrupt traceback into the user's output. Ctrl-C reaches the program directly anyway.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = interruptGrace
 	logging.V(5).Infof("running %s %v", python.Python, cmd.Args[1:])
 
@@ -123,13 +125,13 @@ func (h *languageHost) track(cmd *exec.Cmd, add bool) {
 	}
 }
 
-// Cancel interrupts programs still running; the engine calls it when it is shutting the host down.
+// Cancel stops programs still running (SIGTERM, as above); the engine calls it when shutting the host down.
 func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for cmd := range h.running {
 		if cmd.Process != nil {
-			_ = cmd.Process.Signal(syscall.SIGINT)
+			_ = cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
 	return &emptypb.Empty{}, nil

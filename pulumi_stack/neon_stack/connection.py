@@ -1,0 +1,115 @@
+"""A database connection URL from the Neon API (`GET /connection_uri`), kept as a secret output.
+
+It is derived data, so nothing is created or deleted in Neon. The role's password and the endpoint id are
+inputs only so that a recreated role or endpoint recomputes the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import ResourceProvider as _ResourceProvider
+
+from neon_api import NeonClient, errors
+
+from .access import (
+    ApiAccess,
+    ProviderError,
+    changed_keys,
+    neon_call,
+    public_inputs,
+    require_branch,
+    secret_outputs,
+)
+
+INPUTS = (
+    "api_url",
+    "api_key",
+    "project_id",
+    "branch_name",
+    "endpoint_id",
+    "database_name",
+    "role_name",
+    "role_password",
+)
+
+
+def _uri(client: NeonClient, props: dict[str, Any]) -> str:
+    branch = require_branch(client, props["project_id"], props["branch_name"])
+    return client.connection_uri(
+        props["project_id"],
+        database_name=props["database_name"],
+        role_name=props["role_name"],
+        branch_id=branch.id,
+        endpoint_id=props["endpoint_id"],
+    )
+
+
+class ConnectionUriProvider(_ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with neon_call(
+            f"getting the URL of database {props['database_name']!r}", ApiAccess.from_props(props)
+        ) as c:
+            uri = _uri(c, props)
+        resource_id = (
+            f"{props['project_id']}/{props['branch_name']}/{props['database_name']}/{props['role_name']}"
+        )
+        return CreateResult(resource_id, {**public_inputs(props), "uri": uri})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with neon_call(
+            f"getting the URL of database {props['database_name']!r}", ApiAccess.from_props(props)
+        ) as c:
+            try:
+                uri = _uri(c, props)
+            except (errors.NotFound, ProviderError):
+                # The branch, database, role or endpoint is gone: so is this URL; `up` makes it again.
+                return ReadResult("", {})
+        return ReadResult(id_, {**public_inputs(props), "uri": uri})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=bool(changed_keys(olds, news, INPUTS)), replaces=[])
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with neon_call(
+            f"getting the URL of database {news['database_name']!r}", ApiAccess.from_props(news)
+        ) as c:
+            return UpdateResult({**public_inputs(news), "uri": _uri(c, news)})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None  # nothing exists in Neon for a URL
+
+
+class ConnectionUri(Resource, module="neon", name="ConnectionUri"):
+    uri: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_url: pulumi.Input[str],
+        api_key: pulumi.Input[str],
+        project_id: pulumi.Input[str],
+        branch_name: pulumi.Input[str],
+        endpoint_id: pulumi.Input[str],
+        database_name: pulumi.Input[str],
+        role_name: pulumi.Input[str],
+        role_password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_url": api_url,
+            "api_key": api_key,
+            "project_id": project_id,
+            "branch_name": branch_name,
+            "endpoint_id": endpoint_id,
+            "database_name": database_name,
+            "role_name": role_name,
+            "role_password": role_password,
+            "uri": None,
+        }
+        super().__init__(
+            ConnectionUriProvider(), resource_name, props, secret_outputs(opts, "uri", "role_password")
+        )

@@ -1,0 +1,115 @@
+"""A database on a branch named by project + branch NAME, owned by a role on the same branch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+from pulumi.dynamic import ResourceProvider as _ResourceProvider
+
+from neon_api import errors
+
+from .access import (
+    CREDENTIAL_KEYS,
+    ApiAccess,
+    changed_keys,
+    neon_call,
+    public_inputs,
+    require_branch,
+    secret_outputs,
+    wait,
+)
+from .role import SQL_NAME, branch_object_id
+
+# neon_api has no call to change a database's owner, so every field but the credentials replaces it.
+IMMUTABLE = ("project_id", "branch_name", "name", "owner_name")
+
+
+class DatabaseProvider(_ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        for key in ("name", "owner_name"):
+            if not SQL_NAME.match(str(news.get(key) or "")):
+                failures.append(CheckFailure(key, "1-63 letters, digits or _ (not starting with a digit)"))
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        project_id, name = props["project_id"], props["name"]
+        with neon_call(f"creating database {name!r}", ApiAccess.from_props(props)) as client:
+            branch = require_branch(client, project_id, props["branch_name"])
+            created = client.create_database(project_id, branch.id, name, owner_name=props["owner_name"])
+            try:
+                wait(client, project_id, created.operations)
+            except BaseException:
+                client.delete_database(project_id, branch.id, name)
+                raise
+        return CreateResult(branch_object_id(project_id, props["branch_name"], name), public_inputs(props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        project_id = props["project_id"]
+        with neon_call(f"reading database {props['name']!r}", ApiAccess.from_props(props)) as client:
+            branch = client.find_branch(project_id, props["branch_name"])
+            if branch is None:
+                return ReadResult("", {})
+            try:
+                database = client.get_database(project_id, branch.id, props["name"])
+            except errors.NotFound:
+                return ReadResult("", {})
+        # A changed owner shows up as drift and is repaired by the next `pulumi up`.
+        return ReadResult(id_, {**public_inputs(props), "owner_name": database.owner_name})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = changed_keys(olds, news, IMMUTABLE)
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(public_inputs(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        project_id = props["project_id"]
+        with neon_call(f"deleting database {props['name']!r}", ApiAccess.from_props(props)) as client:
+            branch = client.find_branch(project_id, props["branch_name"])
+            if branch is None:
+                return
+            try:
+                operations = client.delete_database(project_id, branch.id, props["name"])
+            except errors.NotFound:
+                return
+            wait(client, project_id, operations)
+
+
+class NeonDatabase(Resource, module="neon", name="Database"):
+    name: pulumi.Output[str]
+    owner_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_url: pulumi.Input[str],
+        api_key: pulumi.Input[str],
+        project_id: pulumi.Input[str],
+        branch_name: pulumi.Input[str],
+        name: pulumi.Input[str],
+        owner_name: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_url": api_url,
+            "api_key": api_key,
+            "project_id": project_id,
+            "branch_name": branch_name,
+            "name": name,
+            "owner_name": owner_name,
+        }
+        super().__init__(DatabaseProvider(), resource_name, props, secret_outputs(opts))

@@ -1,0 +1,120 @@
+"""A compute endpoint on a branch named by project + branch NAME.
+
+Endpoint ids survive a finalized restore (Neon moves the computes to the restored branch, so connection
+strings stay the same), which makes the endpoint id a stable resource id. The read-write endpoint Neon
+creates with a project is adopted rather than duplicated (a branch has at most one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+from pulumi.dynamic import ResourceProvider as _ResourceProvider
+
+from neon_api import errors
+
+from .access import (
+    CREDENTIAL_KEYS,
+    ApiAccess,
+    changed_keys,
+    neon_call,
+    public_inputs,
+    require_branch,
+    secret_outputs,
+    wait,
+)
+
+IMMUTABLE = ("project_id", "branch_name", "type")
+TYPES = ("read_write", "read_only")
+
+
+class EndpointProvider(_ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if news.get("type") not in TYPES:
+            failures.append(CheckFailure("type", f"endpoint type must be one of {', '.join(TYPES)}"))
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        project_id, kind = props["project_id"], props["type"]
+        with neon_call(
+            f"creating an endpoint on {props['branch_name']!r}", ApiAccess.from_props(props)
+        ) as client:
+            branch = require_branch(client, project_id, props["branch_name"])
+            existing = [e for e in client.list_endpoints(project_id, branch_id=branch.id) if e.type == kind]
+            if kind == "read_write" and existing:
+                endpoint, adopted = existing[0], True
+            else:
+                created = client.create_endpoint(project_id, branch.id, type=kind)
+                endpoint, adopted = created.value, False
+                try:
+                    wait(client, project_id, created.operations)
+                except BaseException:
+                    client.delete_endpoint(project_id, endpoint.id)
+                    raise
+        outs = {**public_inputs(props), "endpoint_id": endpoint.id, "host": endpoint.host, "adopted": adopted}
+        return CreateResult(endpoint.id, outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        with neon_call(f"reading endpoint {id_}", ApiAccess.from_props(props)) as client:
+            try:
+                endpoint = client.get_endpoint(props["project_id"], id_)
+            except errors.NotFound:
+                return ReadResult("", {})
+        return ReadResult(id_, {**public_inputs(props), "endpoint_id": endpoint.id, "host": endpoint.host})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = changed_keys(olds, news, IMMUTABLE)
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        keep = {k: olds.get(k) for k in ("host", "adopted")}
+        return UpdateResult({**public_inputs(news), **keep, "endpoint_id": id_})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        project_id = props["project_id"]
+        with neon_call(f"deleting endpoint {id_}", ApiAccess.from_props(props)) as client:
+            try:
+                operations = client.delete_endpoint(project_id, id_)
+            except errors.NotFound:
+                return  # the whole project is already gone
+            wait(client, project_id, operations)
+
+
+class NeonEndpoint(Resource, module="neon", name="Endpoint"):
+    endpoint_id: pulumi.Output[str]
+    host: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_url: pulumi.Input[str],
+        api_key: pulumi.Input[str],
+        project_id: pulumi.Input[str],
+        branch_name: pulumi.Input[str],
+        type: str = "read_write",
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_url": api_url,
+            "api_key": api_key,
+            "project_id": project_id,
+            "branch_name": branch_name,
+            "type": type,
+            "endpoint_id": None,
+            "host": None,
+            "adopted": None,
+        }
+        super().__init__(EndpointProvider(), resource_name, props, secret_outputs(opts))

@@ -1,0 +1,121 @@
+"""A Postgres role on a branch named by project + branch NAME; its password is a secret output."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+from pulumi.dynamic import ResourceProvider as _ResourceProvider
+
+from neon_api import errors
+
+from .access import (
+    CREDENTIAL_KEYS,
+    ApiAccess,
+    changed_keys,
+    neon_call,
+    public_inputs,
+    require_branch,
+    secret_outputs,
+    wait,
+)
+
+IMMUTABLE = ("project_id", "branch_name", "name")
+# Plain identifiers only: they end up unquoted in connection URLs and operator settings.
+SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def branch_object_id(project_id: str, branch_name: str, name: str) -> str:
+    return f"{project_id}/{branch_name}/{name}"
+
+
+class RoleProvider(_ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        failures = []
+        if not SQL_NAME.match(str(news.get("name") or "")):
+            failures.append(
+                CheckFailure("name", "role names are 1-63 letters, digits or _ (not starting with a digit)")
+            )
+        return CheckResult(news, failures)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        project_id, name = props["project_id"], props["name"]
+        with neon_call(f"creating role {name!r}", ApiAccess.from_props(props)) as client:
+            branch = require_branch(client, project_id, props["branch_name"])
+            created = client.create_role(project_id, branch.id, name)
+            try:
+                wait(client, project_id, created.operations)
+                password = created.value.password or client.reveal_role_password(project_id, branch.id, name)
+            except BaseException:
+                client.delete_role(project_id, branch.id, name)
+                raise
+        outs = {**public_inputs(props), "password": password}
+        return CreateResult(branch_object_id(project_id, props["branch_name"], name), outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        project_id = props["project_id"]
+        with neon_call(f"reading role {props['name']!r}", ApiAccess.from_props(props)) as client:
+            branch = client.find_branch(project_id, props["branch_name"])
+            if branch is None:
+                return ReadResult("", {})
+            try:
+                client.get_role(project_id, branch.id, props["name"])
+            except errors.NotFound:
+                return ReadResult("", {})
+        return ReadResult(id_, public_inputs(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = changed_keys(olds, news, IMMUTABLE)
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult({**public_inputs(news), "password": olds.get("password")})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        project_id = props["project_id"]
+        with neon_call(f"deleting role {props['name']!r}", ApiAccess.from_props(props)) as client:
+            branch = client.find_branch(project_id, props["branch_name"])
+            if branch is None:
+                return
+            try:
+                operations = client.delete_role(project_id, branch.id, props["name"])
+            except errors.NotFound:
+                return
+            wait(client, project_id, operations)
+
+
+class NeonRole(Resource, module="neon", name="Role"):
+    name: pulumi.Output[str]
+    password: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        api_url: pulumi.Input[str],
+        api_key: pulumi.Input[str],
+        project_id: pulumi.Input[str],
+        branch_name: pulumi.Input[str],
+        name: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "api_url": api_url,
+            "api_key": api_key,
+            "project_id": project_id,
+            "branch_name": branch_name,
+            "name": name,
+            "password": None,
+        }
+        super().__init__(RoleProvider(), resource_name, props, secret_outputs(opts, "password"))
