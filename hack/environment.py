@@ -151,16 +151,17 @@ class LocalEnvironment:
         )
         return env
 
-    def pulumi(self, *args: str, timeout: float = 600.0) -> str:
+    def pulumi(self, *args: str, timeout: float = 600.0, secret_output: bool = False) -> str:
         (self.workdir / "pulumi-state").mkdir(exist_ok=True)
         config_file = self.workdir / f"Pulumi.{STACK_NAME}.yaml"
+        # The stack's config lives in the work dir, not beside Pulumi.yaml in the repository.
+        uses_config = args[0] in {"config", "up", "preview", "refresh", "destroy"}
         argv = [
             str(toolpaths.tool_path("pulumi", "pulumi")),
             "--cwd",
             str(STACK_DIR),
             *args,
-            "--config-file",
-            str(config_file),
+            *(["--config-file", str(config_file)] if uses_config else []),
             "--non-interactive",
         ]
         log = (self.workdir / "pulumi.log").open("a")
@@ -173,7 +174,8 @@ class LocalEnvironment:
                 timeout=timeout,
                 stdin=subprocess.DEVNULL,
             )
-            log.write(f"$ pulumi {' '.join(args)}\n{result.stdout}{result.stderr}\n")
+            shown = "(output holds secrets: not logged)\n" if secret_output else result.stdout
+            log.write(f"$ pulumi {' '.join(args)}\n{shown}{result.stderr}\n")
         finally:
             log.close()
         if result.returncode != 0:
@@ -188,7 +190,9 @@ class LocalEnvironment:
         self.pulumi("config", "set", "neon-checkpoints:kubeconfig", str(self.kube.kubeconfig))
         self.pulumi("config", "set", "neon-checkpoints:operatorNamespace", OPERATOR_NAMESPACE)
         self.pulumi("up", "--yes", "--skip-preview")
-        self.outputs = json.loads(self.pulumi("stack", "output", "--json", "--show-secrets"))
+        self.outputs = json.loads(
+            self.pulumi("stack", "output", "--json", "--show-secrets", secret_output=True)
+        )
         return self.outputs
 
     # -- the operator ----------------------------------------------------------------------------------------
