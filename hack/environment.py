@@ -230,6 +230,8 @@ class LocalEnvironment:
     def stop(self) -> None:
         self.procs.stop_all()  # operator first (reverse start order), then the emulator and its postgres
         self.kube.stop()
+        # `pulumi stack select --create` leaves the stack's encryption salt beside Pulumi.yaml.
+        (STACK_DIR / f"Pulumi.{STACK_NAME}.yaml").unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
