@@ -1,0 +1,115 @@
+"""The chart renders what the operator needs from its values, and values.schema.json turns bad values away
+with a message that names the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.integration.helm.chart import Helm, find, helm_or_skip, manifests
+
+pytestmark = pytest.mark.helm
+
+RELEASE = "ckpt"
+NAMESPACE = "ckpt-system"
+
+
+@pytest.fixture(scope="module")
+def helm() -> Helm:
+    return Helm(helm_or_skip())
+
+
+def render(helm: Helm, **values: Any) -> list[dict[str, Any]]:
+    return manifests(helm.template(values, release=RELEASE, namespace=NAMESPACE).stdout)
+
+
+def test_lint_passes_with_default_values_and_with_a_namespace_list(helm: Helm) -> None:
+    for values in ({}, {"watchNamespaces": ["team-a", "team-b"], "logLevel": "DEBUG"}):
+        result = helm.lint(values)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "0 chart(s) failed" in result.stdout
+
+
+def test_deployment_runs_one_hardened_operator_configured_from_values(helm: Helm) -> None:
+    docs = render(
+        helm,
+        neon={"apiUrl": "http://127.0.0.1:4444/api/v2"},
+        existingSecret={"name": "neon-creds", "apiKeyKey": "key", "metaDatabaseUrlKey": "meta"},
+        watchNamespaces=["team-a", "team-b"],
+        logLevel="WARNING",
+        image={"repository": "registry.local/ckpt", "tag": "1.2.3", "pullPolicy": "Always"},
+    )
+    (deployment,) = find(docs, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.local/ckpt:1.2.3"
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert container["resources"]["limits"]["memory"]
+    assert container["resources"]["requests"]["cpu"]
+
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NEON_API_URL"]["value"] == "http://127.0.0.1:4444/api/v2"
+    assert env["NEON_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "neon-creds", "key": "key"}
+    assert env["META_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "neon-creds", "key": "meta"}
+    assert env["WATCH_NAMESPACES"]["value"] == "team-a,team-b"
+    assert env["LOG_LEVEL"]["value"] == "WARNING"
+
+    health_port = container["ports"][0]["containerPort"]
+    assert f"--liveness=http://0.0.0.0:{health_port}/healthz" in container["args"]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_cluster_wide_by_default(helm: Helm) -> None:
+    docs = render(helm)
+    (deployment,) = find(docs, "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["WATCH_NAMESPACES"]["value"] == ""
+    assert not list(find(docs, "Role"))
+    (binding,) = find(docs, "ClusterRoleBinding", "ckpt-neon-checkpoints")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "ckpt-neon-checkpoints", "namespace": NAMESPACE}
+    ]
+
+
+def test_a_namespace_list_gets_one_role_per_namespace_and_no_cluster_wide_secrets(helm: Helm) -> None:
+    docs = render(helm, watchNamespaces=["team-a", "team-b"])
+    assert sorted(r["metadata"]["namespace"] for r in find(docs, "Role")) == ["team-a", "team-b"]
+    assert sorted(b["metadata"]["namespace"] for b in find(docs, "RoleBinding")) == ["team-a", "team-b"]
+    for role in find(docs, "ClusterRole"):
+        resources = {res for rule in role["rules"] for res in rule["resources"]}
+        assert resources <= {"customresourcedefinitions", "namespaces"}, role["metadata"]["name"]
+
+
+BAD_VALUES = [
+    pytest.param({"logLevel": "verbose"}, "logLevel", id="log-level-not-in-enum"),
+    pytest.param({"watchNamespaces": ["Team_A"]}, "watchNamespaces", id="namespace-not-a-dns-label"),
+    pytest.param({"watchNamespaces": "team-a"}, "watchNamespaces", id="namespaces-not-a-list"),
+    pytest.param({"neon": {"apiUrl": "console.neon.tech"}}, "apiUrl", id="api-url-without-scheme"),
+    pytest.param({"existingSecret": {"name": ""}}, "name", id="secret-name-empty"),
+    pytest.param({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy", id="pull-policy-not-in-enum"),
+    pytest.param({"resources": {"limits": {"memory": "lots"}}}, "memory", id="memory-not-a-quantity"),
+    pytest.param({"health": {"port": 80}}, "port", id="health-port-privileged"),
+    pytest.param({"watchNamespace": ["team-a"]}, "watchNamespace", id="misspelt-key"),
+]
+
+
+@pytest.mark.parametrize(("values", "named"), BAD_VALUES)
+def test_schema_rejects_bad_values_naming_them(helm: Helm, values: dict[str, Any], named: str) -> None:
+    result = helm.template(values, release=RELEASE, namespace=NAMESPACE, check=False)
+    assert result.returncode != 0, f"rendered despite {values}"
+    assert "schema" in result.stderr
+    assert named in result.stderr, result.stderr
+    assert helm.lint(values).returncode != 0
