@@ -7,7 +7,6 @@ import itertools
 import json
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,18 +14,7 @@ from hack.localcluster import KubeControlPlane
 
 pytestmark = pytest.mark.kube
 
-REPO = Path(__file__).resolve().parents[3]
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
-    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
-    for crd in ("checkpoints", "checkpointrestores"):
-        kube_cluster.kubectl(
-            "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
-        )
-    return kube_cluster
 
 
 @pytest.fixture

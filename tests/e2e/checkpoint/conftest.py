@@ -1,0 +1,218 @@
+"""End-to-end harness: the real apiserver with our CRDs, the emulator, a fresh meta DB, and the operator
+run by kopf as a real subprocess (`neon-checkpoints operator`), one per test, watching its namespace."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from hack.localcluster import KubeControlPlane
+from neon_api import NeonClient
+from tests.fixtures.emulator import EmulatorServer
+
+REPO = Path(__file__).resolve().parents[3]
+OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
+    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    for crd in ("checkpoints", "checkpointrestores"):
+        kube_cluster.kubectl(
+            "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
+        )
+    return kube_cluster
+
+
+@pytest.fixture
+def namespace(crds: KubeControlPlane) -> Iterator[str]:
+    name = f"ckpt-{os.getpid()}-{next(_names)}"
+    crds.kubectl("create", "namespace", name)
+    yield name
+    crds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@dataclass
+class OperatorProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_exit(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@dataclass
+class Harness:
+    """Everything a Checkpoint e2e test touches, with helpers that read observable state."""
+
+    kube: KubeControlPlane
+    emulator: EmulatorServer
+    namespace: str
+    meta_dsn: str
+    tmp_path: Path
+    operators: list[OperatorProcess]
+
+    # -- operator ---------------------------------------------------------------------------------------
+    def start_operator(self, **env: str) -> OperatorProcess:
+        full_env = {
+            **self.kube.env,
+            "NEON_API_URL": self.emulator.url,
+            "NEON_API_KEY": self.emulator.api_key,
+            "META_DATABASE_URL": self.meta_dsn,
+            "LOG_LEVEL": "INFO",
+            "NEON_OPERATION_TIMEOUT": "60",
+            **env,
+        }
+        log_path = self.tmp_path / f"operator-{len(self.operators)}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(OPERATOR), "operator", "--namespace", self.namespace],
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        operator = OperatorProcess(process, log_path)
+        self.operators.append(operator)
+        return operator
+
+    # -- kubernetes -------------------------------------------------------------------------------------
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        return self.kube.kubectl("-n", self.namespace, *args, check=check, input=input, timeout=timeout)
+
+    def apply(self, manifest: str) -> subprocess.CompletedProcess[str]:
+        return self.kubectl("apply", "-f", "-", input=manifest, check=False)
+
+    def example(self, name: str, project_id: str, **replace: str) -> str:
+        text = (REPO / "examples" / name).read_text().replace("gentle-river-202020", project_id)
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        return text
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.kubectl("get", kind, name, "-o", "json").stdout)
+        return result
+
+    def wait_ready(self, name: str, timeout: float = 60) -> None:
+        result = self.kubectl(
+            "wait",
+            "--for=condition=Ready",
+            f"checkpoint/{name}",
+            f"--timeout={timeout:.0f}s",
+            check=False,
+            timeout=timeout + 30,
+        )
+        if result.returncode != 0:
+            status = self.kubectl("get", "ckpt", name, "-o", "jsonpath={.status}", check=False).stdout
+            raise AssertionError(
+                f"{name} not Ready: {result.stderr}\nstatus: {status}\n{self.operator_logs()}"
+            )
+
+    def wait_phase(self, name: str, phase: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = self.get("checkpoint", name)
+            if body.get("status", {}).get("phase") == phase:
+                return body
+            time.sleep(0.2)
+        raise AssertionError(f"{name} never reached {phase}: {body.get('status')}\n{self.operator_logs()}")
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        out = self.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json")
+        items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+        return sorted(items, key=lambda e: e.get("firstTimestamp") or e.get("eventTime") or "")
+
+    def operator_logs(self) -> str:
+        return "\n".join(f"--- operator {i}:\n{op.log()[-4000:]}" for i, op in enumerate(self.operators))
+
+    # -- neon (emulator) --------------------------------------------------------------------------------
+    def neon(self) -> NeonClient:
+        return NeonClient(self.emulator.url, self.emulator.api_key)
+
+    def create_project(self, branch_name: str = "production") -> str:
+        with self.neon() as neon:
+            created = neon.create_project(name=f"e2e-{self.namespace}", branch_name=branch_name)
+            neon.wait_for_operations(created.project.id, created.operations, timeout=60)
+            return created.project.id
+
+    def snapshot_names(self, project_id: str) -> list[str]:
+        with self.neon() as neon:
+            return sorted(s.name for s in neon.list_snapshots(project_id))
+
+    def set_faults(self, config: dict[str, Any]) -> None:
+        with self.emulator.admin() as admin:
+            admin.put("/faults", json=config).raise_for_status()
+
+    def reset_faults(self) -> None:
+        with self.emulator.admin() as admin:
+            admin.post("/reset-faults").raise_for_status()
+
+    def request_count(self) -> int:
+        with self.emulator.admin() as admin:
+            counts: dict[str, int] = admin.get("/requests").json()["requests"]
+        return sum(counts.values())
+
+    # -- meta database ----------------------------------------------------------------------------------
+    def meta_rows(
+        self, sql: str = "SELECT * FROM checkpoints ORDER BY id", *params: Any
+    ) -> list[dict[str, Any]]:
+        with psycopg.connect(self.meta_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            cur.execute(sql.encode(), params)
+            return cur.fetchall()
+
+
+@pytest.fixture
+def harness(
+    crds: KubeControlPlane, emulator: EmulatorServer, namespace: str, fresh_database: str, tmp_path: Path
+) -> Iterator[Harness]:
+    h = Harness(crds, emulator, namespace, fresh_database, tmp_path, [])
+    try:
+        yield h
+    finally:
+        # Let finalizers go before the operator stops, so the namespace can be deleted.
+        with contextlib.suppress(subprocess.SubprocessError):
+            h.kube.kubectl(
+                "-n",
+                namespace,
+                "patch",
+                "checkpoints",
+                "--all",
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":[]}}',
+                check=False,
+                timeout=20,
+            )
+        for operator in h.operators:
+            operator.stop()
+        with contextlib.suppress(httpx.HTTPError):
+            h.reset_faults()

@@ -1,0 +1,89 @@
+"""Crash safety (issue 4 item 7): an operator killed right after Neon accepted the snapshot request resumes
+without a second snapshot; under 30% injected 423/429/503 answers, 20 checkpoints all become Ready with
+no duplicate snapshots or meta rows."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from tests.e2e.checkpoint.conftest import Harness
+
+pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
+
+
+def snapshot_posts(harness: Harness) -> int:
+    with harness.emulator.admin() as admin:
+        routes: dict[str, int] = admin.get("/requests").json()["routes"]
+    return sum(n for route, n in routes.items() if route.startswith("POST ") and route.endswith("/snapshot"))
+
+
+def test_killed_after_the_snapshot_is_accepted_resumes_without_a_second_snapshot(harness: Harness) -> None:
+    project = harness.create_project()
+    crashing = harness.start_operator(NEON_CHECKPOINTS_CRASH_AFTER="snapshot-accepted")
+    assert harness.apply(harness.example("checkpoint.yaml", project)).returncode == 0
+    assert crashing.wait_exit(timeout=60) == 137, crashing.log()
+
+    body = harness.get("checkpoint", "v1")
+    uid = body["metadata"]["uid"]
+    # The crash came between Neon's answer and any bookkeeping: only Neon knows about the snapshot.
+    assert "snapshotId" not in body.get("status", {})
+    assert harness.snapshot_names(project) == [f"ckpt-{uid}"]
+    assert harness.meta_rows() == []
+
+    harness.start_operator()
+    harness.wait_ready("v1")
+    assert harness.snapshot_names(project) == [f"ckpt-{uid}"]
+    assert snapshot_posts(harness) == 1
+    [row] = harness.meta_rows()
+    status = harness.get("checkpoint", "v1")["status"]
+    assert row["uid"] == uid and row["snapshot_id"] == status["snapshotId"]
+    assert status["checkpointId"] == row["id"]
+
+
+def fault_rules(total: float) -> list[dict[str, object]]:
+    """423, 429 and 503 in equal shares adding up to `total` (the first rule whose draw fires wins)."""
+    share = total / 3
+    rules, left = [], 1.0
+    for status in (423, 429, 503):
+        rules.append({"path": "/api/v2/*", "status": status, "rate": share / left})
+        left -= share
+    return rules
+
+
+def test_twenty_checkpoints_under_injected_faults(harness: Harness) -> None:
+    projects = [harness.create_project() for _ in range(4)]
+    harness.set_faults({"seed": 20, "rules": fault_rules(0.3)})
+    harness.start_operator()
+    documents = []
+    for i in range(20):
+        manifest = harness.example(
+            "checkpoint.yaml", projects[i % 4], **{"name: v1": f"name: c{i:02d}", "3f2c9e1": f"c0ffee{i:02d}"}
+        )
+        documents.append(manifest)
+    applied = harness.apply("\n---\n".join(documents))
+    assert applied.returncode == 0, applied.stderr
+    waited = harness.kubectl(
+        "wait", "--for=condition=Ready", "checkpoint", "--all", "--timeout=180s", check=False, timeout=200
+    )
+    assert waited.returncode == 0, waited.stderr + harness.operator_logs()
+    with harness.emulator.admin() as admin:
+        counted = admin.get("/requests").json()["requests"]
+    harness.reset_faults()
+
+    items = [harness.get("checkpoint", f"c{i:02d}") for i in range(20)]
+    expected: dict[str, list[str]] = collections.defaultdict(list)
+    for item in items:
+        expected[item["spec"]["projectId"]].append(f"ckpt-{item['metadata']['uid']}")
+    for project in projects:
+        assert harness.snapshot_names(project) == sorted(expected[project])
+    rows = harness.meta_rows()
+    assert sorted(r["uid"] for r in rows) == sorted(item["metadata"]["uid"] for item in items)
+    assert {r["snapshot_id"] for r in rows} == {item["status"]["snapshotId"] for item in items}
+    assert len({r["snapshot_id"] for r in rows}) == 20
+    # Each project's checkpoints form one chain in the timeline.
+    for project in projects:
+        chain = [r for r in rows if r["project_id"] == project]
+        assert sum(r["parent_checkpoint_id"] is None for r in chain) == 1
+    assert sum(counted.values()) > 20 * 4  # the faults really were in the way of a real workload
