@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     )
     namespaces = tuple(args.namespace) if args.namespace else settings.watch_namespaces
     # Registers the handlers with kopf's default registry.
+    import neon_checkpoints.schedule_handlers  # noqa: F401
     from neon_checkpoints import (
         handlers,  # noqa: F401
         restore_handlers,  # noqa: F401

@@ -1,0 +1,208 @@
+"""kopf handlers for CheckpointSchedule (importing this module also registers the expiry and `(old)`-branch
+handlers): one daemon per schedule that sleeps until the next run (or the
+resync period), then observes, plans (schedules.py) and acts.
+
+Observed each time, never remembered: the schedule's Checkpoints (by owner label) say which runs were made,
+CheckpointRestores say which Checkpoints are in use. A run's Checkpoint has a deterministic name, so a
+crash between creating it and recording it ends in a 409 on the next pass, not a second Checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+# Importing registers the other handlers of this feature with kopf (one import line in operator_command).
+from neon_checkpoints import expiry_handlers, old_branch_handlers  # noqa: F401
+from neon_checkpoints.conditions import rfc3339, set_condition
+from neon_checkpoints.custom_objects import AlreadyExists, CustomObjects, KubeCallFailed
+from neon_checkpoints.resources import CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.runtime import Runtime
+from neon_checkpoints.schedule_observe import owned_checkpoint, parse_time, protected_in
+from neon_checkpoints.schedule_settings import ScheduleSettings
+from neon_checkpoints.schedules import (
+    SCHEDULE_UID_LABEL,
+    InvalidSchedule,
+    OwnedCheckpoint,
+    ScheduleRef,
+    ScheduleSpec,
+    checkpoint_manifest,
+    last_run_of,
+    plan_run,
+    select_for_deletion,
+)
+
+SCHEDULES = "checkpointschedules"
+# After a failed Kubernetes call, try again this soon (bounded by the resync period).
+_ERROR_DELAY = 5.0
+_MIN_SLEEP = 0.2
+
+module_logger = logging.getLogger(__name__)
+
+
+class ScheduleRunner:
+    def __init__(
+        self,
+        runtime: Runtime,
+        objects: CustomObjects,
+        settings: ScheduleSettings,
+        body: kopf.Body,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+    ) -> None:
+        self.runtime = runtime
+        self.objects = objects
+        self.settings = settings
+        self.body = body
+        self.logger = logger
+        meta = body.metadata
+        self.ref = ScheduleRef(name=meta.name or "", namespace=meta.namespace or "", uid=meta.uid or "")
+        self.created_at = parse_time(meta.creation_timestamp) or _utcnow()
+        self._last_reason: str | None = None
+
+    async def tick(self, now: dt.datetime) -> float:
+        """One pass; returns how long to sleep before the next."""
+        try:
+            spec = ScheduleSpec.from_dict(self.body.spec)
+        except InvalidSchedule as exc:
+            await self._report(False, "InvalidSchedule", str(exc), warning=True)
+            return self.settings.resync
+        try:
+            return await self._tick(spec, now)
+        except KubeCallFailed as exc:
+            self.logger.warning("schedule pass failed, retrying in %.0fs: %s", _ERROR_DELAY, exc)
+            return min(_ERROR_DELAY, self.settings.resync)
+
+    async def _tick(self, spec: ScheduleSpec, now: dt.datetime) -> float:
+        status = dict(self.body.get("status") or {})
+        objects = await self.objects.list(
+            CHECKPOINTS, self.ref.namespace, label_selector=f"{SCHEDULE_UID_LABEL}={self.ref.uid}"
+        )
+        owned = [c for c in (owned_checkpoint(o) for o in objects) if c is not None]
+        last_run = last_run_of(owned, parse_time(status.get("lastRunTime")))
+        suspended_through = parse_time(status.get("suspendedThrough"))
+        plan = plan_run(
+            spec.trigger,
+            created_at=self.created_at,
+            last_run=last_run,
+            suspended_through=suspended_through,
+            suspend=spec.suspend,
+            now=now,
+        )
+        update: dict[str, Any] = {"schedule": spec.trigger.describe()}
+        if plan.due is not None:
+            name = await self._run(spec, plan.due, plan.skipped_runs, last_run)
+            update.update(lastRunTime=rfc3339(plan.due), lastCheckpointName=name)
+            # Record the run before retention, so a crash in between still leaves it recorded.
+            await self._patch(update)
+            owned.append(OwnedCheckpoint(name, plan.due, None))
+        elif last_run is not None and not status.get("lastRunTime"):
+            update["lastRunTime"] = rfc3339(last_run)
+        if spec.suspend:
+            update["suspendedThrough"] = rfc3339(now)
+        protected = await protected_in(self.objects, self.ref.namespace)
+        for name in select_for_deletion(owned, spec.retention, now=now, protected=protected):
+            if await self.objects.delete(CHECKPOINTS, self.ref.namespace, name):
+                self.logger.info("retention: deleted Checkpoint %s", name)
+                kopf.event(self.body, type="Normal", reason="RetentionDeleted", message=f"deleted {name}")
+        update["nextRunTime"] = rfc3339(plan.next_run) if plan.next_run else None
+        if spec.suspend:
+            reason, message = "Suspended", "suspended: no new runs"
+        elif plan.next_run is None:
+            reason, message = "NoFutureRuns", f"{spec.trigger.describe()} has no future run"
+        else:
+            reason, message = "Scheduled", f"next run at {rfc3339(plan.next_run)}"
+        await self._report(True, reason, message, **update)
+        return self._sleep(plan.next_run, now)
+
+    async def _run(
+        self, spec: ScheduleSpec, due: dt.datetime, skipped: bool, last_run: dt.datetime | None
+    ) -> str:
+        manifest = checkpoint_manifest(self.ref, spec.template, due)
+        name: str = manifest["metadata"]["name"]
+        try:
+            await self.objects.create(CHECKPOINTS, self.ref.namespace, manifest)
+        except AlreadyExists:
+            existing = await self.objects.get(CHECKPOINTS, self.ref.namespace, name)
+            labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
+            if existing is not None and labels.get(SCHEDULE_UID_LABEL) != self.ref.uid:
+                # Not ours (e.g. left by an earlier schedule of the same name): do not adopt it.
+                kopf.event(
+                    self.body,
+                    type="Warning",
+                    reason="NameTaken",
+                    message=f"Checkpoint {name} is not this schedule's; run {rfc3339(due)} skipped",
+                )
+            else:
+                self.logger.info("Checkpoint %s for the run at %s already exists", name, rfc3339(due))
+            return name
+        note = ""
+        if skipped and last_run is not None:
+            note = f" (catch-up: runs after {rfc3339(last_run)} were missed; only the latest is made)"
+        self.logger.info("created Checkpoint %s for the run at %s%s", name, rfc3339(due), note)
+        kopf.event(self.body, type="Normal", reason="RunCreated", message=f"created Checkpoint {name}{note}")
+        return name
+
+    def _sleep(self, next_run: dt.datetime | None, now: dt.datetime) -> float:
+        if next_run is None:
+            return self.settings.resync
+        until = (next_run - now).total_seconds()
+        return max(_MIN_SLEEP, min(until, self.settings.resync))
+
+    async def _patch(self, update: Mapping[str, Any]) -> None:
+        try:
+            await self.runtime.kube.patch_status(SCHEDULES, self.ref.namespace, self.ref.name, update)
+        except Exception as exc:  # kubernetes ApiException and transport errors alike
+            raise KubeCallFailed(f"patch status of {self.ref.name}", getattr(exc, "status", None)) from None
+
+    async def _report(
+        self, ok: bool, reason: str, message: str, *, warning: bool = False, **fields: Any
+    ) -> None:
+        status = self.body.get("status") or {}
+        conditions = set_condition(
+            status.get("conditions") or [],
+            type="Ready",
+            status="True" if ok else "False",
+            reason=reason,
+            message=message,
+            observed_generation=self.body.metadata.get("generation"),
+            now=_utcnow(),
+        )
+        await self._patch(
+            {
+                **fields,
+                "message": message,
+                "observedGeneration": self.body.metadata.get("generation"),
+                "conditions": conditions,
+            }
+        )
+        if reason != self._last_reason and (warning or self._last_reason is not None):
+            kopf.event(self.body, type="Warning" if warning else "Normal", reason=reason, message=message)
+        self._last_reason = reason
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# -- kopf registration -------------------------------------------------------------------------------------
+
+
+@kopf.on.startup()
+async def start_schedules(memo: kopf.Memo, **_: Any) -> None:
+    memo["schedule_settings"] = ScheduleSettings.from_env(os.environ)
+    memo["custom_objects"] = CustomObjects.from_environment()
+
+
+@kopf.daemon(GROUP, VERSION, SCHEDULES, cancellation_timeout=10.0)
+async def run_schedule(
+    body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, stopped: kopf.DaemonStopped, **_: Any
+) -> None:
+    runner = ScheduleRunner(memo["runtime"], memo["custom_objects"], memo["schedule_settings"], body, logger)
+    while not stopped:
+        delay = await runner.tick(_utcnow())
+        await stopped.wait(delay)
