@@ -24,6 +24,7 @@ from .faults import FaultInjector
 from .model import Model
 from .postgres import PostgresProcess
 from .storage import Storage, StorageError
+from .storage.postmaster_pid import live_postmaster
 
 log = logging.getLogger(__name__)
 
@@ -271,9 +272,10 @@ class Executor:
             for e in state.endpoints.values()
             if e.id not in pending and e.current_state == "active" and self.storage.exists(e.branch_id)
         ]
-        keep = {(e.branch_id, e.port) for e in to_start}
+        # Servers left by a killed emulator listen on its (per-process) socket directory: stop them all and
+        # start afresh rather than adopt them.
         names = list(state.branches) + list(state.snapshots) + list(state.pending_removals)
-        await self._in_thread(self._stop_stale, names, keep)
+        await self._in_thread(self._stop_stale, names)
         for endpoint in to_start:
             try:
                 job = Job(
@@ -294,12 +296,9 @@ class Executor:
         for project_id in self.model.projects_with_pending_operations():
             self.kick(project_id)
 
-    def _stop_stale(self, names: list[str], keep: set[tuple[str, int]]) -> None:
-        from .storage.postmaster_pid import live_postmaster
-
+    def _stop_stale(self, names: list[str]) -> None:
         for name in names:
-            info = live_postmaster(self.storage.data_dir(name))
-            if info is not None and (name, info.port) not in keep:
+            if live_postmaster(self.storage.data_dir(name)) is not None:
                 log.info("stopping a server left running on %s", name)
                 self._stop_any(name)
 
