@@ -114,6 +114,7 @@ def list_branches(
     reverse = sort_order == "desc"
     branches.sort(key=lambda b: (str(getattr(b, sort_by)), b.id), reverse=reverse)
     if after is not None:
+
         def beyond(b: Branch) -> bool:
             key = (str(getattr(b, sort_by)), b.id)
             return key < after if reverse else key > after

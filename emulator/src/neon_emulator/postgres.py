@@ -82,6 +82,8 @@ class PostgresProcess:
         user = server_user()
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         user.own(self.socket_dir)
+        # The socket trusts cloud_admin: only the server's user (and root) may reach it.
+        self.socket_dir.chmod(0o700)
         user.make_reachable(self.data_dir)
         argv = [
             str(pg_bin_dir() / "postgres"),

@@ -68,8 +68,12 @@ def test_branch_lifecycle_with_real_data(api: httpx.Client, project: dict[str, A
     with psycopg.connect(main_uri) as conn:
         conn.execute("CREATE TABLE items (name text)")
         conn.execute("INSERT INTO items VALUES ('from main')")
-    r = call(api, "POST", f"/projects/{pid}/branches",
-             json={"branch": {"name": "dev"}, "endpoints": [{"type": "read_write"}]})  # fmt: skip
+    r = call(
+        api,
+        "POST",
+        f"/projects/{pid}/branches",
+        json={"branch": {"name": "dev"}, "endpoints": [{"type": "read_write"}]},
+    )
     assert r.status_code == 201, r.text
     dev = r.json()
     assert dev["branch"]["parent_id"] == project["branch"]["id"]
@@ -88,8 +92,12 @@ def test_branch_lifecycle_with_real_data(api: httpx.Client, project: dict[str, A
         api, "PATCH", f"/projects/{pid}/branches/{dev['branch']['id']}", json={"branch": {"name": "dev2"}}
     )
     assert r.json()["branch"]["name"] == "dev2"
-    assert call(api, "PATCH", f"/projects/{pid}/branches/{dev['branch']['id']}",
-                json={"branch": {"name": "main"}}).status_code == 409  # fmt: skip
+    assert (
+        call(
+            api, "PATCH", f"/projects/{pid}/branches/{dev['branch']['id']}", json={"branch": {"name": "main"}}
+        ).status_code
+        == 409
+    )
     r = call(api, "DELETE", f"/projects/{pid}/branches/{dev['branch']['id']}")
     assert r.status_code == 200 and [o["action"] for o in r.json()["operations"]] == [
         "suspend_compute",
@@ -136,8 +144,12 @@ def test_default_root_and_parent_branches_cannot_be_deleted(
     child = call(api, "POST", f"/projects/{pid}/branches", json={"branch": {"name": "child"}}).json()[
         "branch"
     ]
-    grandchild = call(api, "POST", f"/projects/{pid}/branches",
-                      json={"branch": {"name": "grandchild", "parent_id": child["id"]}}).json()["branch"]  # fmt: skip
+    grandchild = call(
+        api,
+        "POST",
+        f"/projects/{pid}/branches",
+        json={"branch": {"name": "grandchild", "parent_id": child["id"]}},
+    ).json()["branch"]
     r = call(api, "DELETE", f"/projects/{pid}/branches/{child['id']}")
     assert r.status_code == 422 and "child" in r.json()["message"]
     # The root keeps its protection after another branch becomes the default.
@@ -174,8 +186,15 @@ def test_roles_and_databases_exist_in_postgres(api: httpx.Client, project: dict[
         ).status_code
         == 409
     )
-    assert call(api, "POST", f"/projects/{pid}/branches/{bid}/databases",
-                json={"database": {"name": "shop", "owner_name": "alice"}}).status_code == 409  # fmt: skip
+    assert (
+        call(
+            api,
+            "POST",
+            f"/projects/{pid}/branches/{bid}/databases",
+            json={"database": {"name": "shop", "owner_name": "alice"}},
+        ).status_code
+        == 409
+    )
     revealed = api.get(f"/projects/{pid}/branches/{bid}/roles/alice/reveal_password").json()
     assert revealed == {"password": password}
     r = call(api, "POST", f"/projects/{pid}/branches/{bid}/roles/alice/reset_password")

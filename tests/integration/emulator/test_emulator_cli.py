@@ -14,8 +14,20 @@ from tests.fixtures.emulator import emulator_data_dir, running_emulator
 
 pytestmark = [pytest.mark.emulator]
 
-OPTIONS = ("--host", "--port", "--data-dir", "--storage", "--seed", "--op-delay", "--fault", "--fail-operation",
-           "--latency", "--faults-json", "--min-free-bytes", "--log-level")  # fmt: skip
+OPTIONS = (
+    "--host",
+    "--port",
+    "--data-dir",
+    "--storage",
+    "--seed",
+    "--op-delay",
+    "--fault",
+    "--fail-operation",
+    "--latency",
+    "--faults-json",
+    "--min-free-bytes",
+    "--log-level",
+)
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -60,8 +72,10 @@ def test_bad_start_up_configuration_is_refused(
 def test_start_up_line_flags_and_clean_sigterm() -> None:
     faults = json.dumps({"rules": [{"method": "GET", "path": "/api/v2/projects", "status": 429, "times": 1}]})
     args = ["--fault", "GET /api/v2/projects status=503 times=1", "--op-delay", "0.01", "--seed", "3"]
-    with emulator_data_dir("cli") as data_dir, running_emulator(data_dir, args=args,
-                                                               env={"NEON_EMULATOR_FAULTS": faults}) as server:  # fmt: skip
+    with (
+        emulator_data_dir("cli") as data_dir,
+        running_emulator(data_dir, args=args, env={"NEON_EMULATOR_FAULTS": faults}) as server,
+    ):
         first_line = server.log_path.read_text().splitlines()
         banner = next(line for line in first_line if line.startswith("neon-emulator: serving"))
         assert server.url in banner and "storage driver: " in banner

@@ -31,8 +31,12 @@ def test_kill_9_and_restart_keeps_everything_and_serves_again() -> None:
                 snap_id = snap.json()["snapshot"]["id"]
                 with psycopg.connect(uri) as conn:
                     conn.execute("INSERT INTO kept VALUES ('after the snapshot')")
-                dev = call(api, "POST", f"/projects/{pid}/branches",
-                           json={"branch": {"name": "dev"}, "endpoints": [{"type": "read_write"}]}).json()  # fmt: skip
+                dev = call(
+                    api,
+                    "POST",
+                    f"/projects/{pid}/branches",
+                    json={"branch": {"name": "dev"}, "endpoints": [{"type": "read_write"}]},
+                ).json()
                 with server.admin() as admin:
                     admin.put("/faults", json={"operation_delay": 30}).raise_for_status()
                 inflight = api.post(f"/projects/{pid}/branches", json={"branch": {"name": "inflight"}}).json()
@@ -61,12 +65,22 @@ def test_kill_9_and_restart_keeps_everything_and_serves_again() -> None:
                         ("after the snapshot",),
                         ("before the crash",),
                     ]
-                dev_uri = api.get(f"/projects/{pid}/connection_uri", params={
-                    "branch_id": dev["branch"]["id"], "database_name": "neondb", "role_name": "neondb_owner"}).json()["uri"]  # fmt: skip
+                dev_uri = api.get(
+                    f"/projects/{pid}/connection_uri",
+                    params={
+                        "branch_id": dev["branch"]["id"],
+                        "database_name": "neondb",
+                        "role_name": "neondb_owner",
+                    },
+                ).json()["uri"]
                 with psycopg.connect(dev_uri) as conn:
                     assert conn.execute("SELECT count(*) FROM kept").fetchone() == (2,)
-                r = call(api, "POST", f"/projects/{pid}/snapshots/{snap_id}/restore",
-                         json={"target_branch_id": main_id, "finalize_restore": True})  # fmt: skip
+                r = call(
+                    api,
+                    "POST",
+                    f"/projects/{pid}/snapshots/{snap_id}/restore",
+                    json={"target_branch_id": main_id, "finalize_restore": True},
+                )
                 assert r.status_code == 200
                 with psycopg.connect(uri) as conn:  # the snapshot taken before the crash still restores
                     assert conn.execute("SELECT v FROM kept").fetchall() == [("before the crash",)]

@@ -109,10 +109,21 @@ def test_route_faults_are_seeded_counted_and_carry_neon_bodies(
     first, again = statuses(11), statuses(11)
     assert first == again and set(first) == {200, 503}
     with emulator.admin() as admin:
-        admin.put("/faults", json={"rules": [
-            {"method": "POST", "path": "/api/v2/projects/*/branches", "status": 429, "times": 2, "retry_after": 1},
-            {"path": "/api/v2/projects/*/snapshots", "status": 423},
-        ]}).raise_for_status()  # fmt: skip
+        admin.put(
+            "/faults",
+            json={
+                "rules": [
+                    {
+                        "method": "POST",
+                        "path": "/api/v2/projects/*/branches",
+                        "status": 429,
+                        "times": 2,
+                        "retry_after": 1,
+                    },
+                    {"path": "/api/v2/projects/*/snapshots", "status": 423},
+                ]
+            },
+        ).raise_for_status()
         admin.post("/reset-requests").raise_for_status()
         r = api.post(f"/projects/{pid}/branches", json={})
         assert r.status_code == 429 and r.headers["Retry-After"] == "1" and r.json()["code"] == ""

@@ -20,15 +20,18 @@ V1 = [
     "INSERT INTO contacts (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace', 'grace@example.com'), "
     "('Linus', 'linus@example.com')",
 ]
-V2 = ["ALTER TABLE contacts ADD COLUMN role text, ADD COLUMN company text",
-      "UPDATE contacts SET role = 'engineer', company = 'Acme'"]  # fmt: skip
+V2 = [
+    "ALTER TABLE contacts ADD COLUMN role text, ADD COLUMN company text",
+    "UPDATE contacts SET role = 'engineer', company = 'Acme'",
+]
 V3 = ["ALTER TABLE contacts ADD COLUMN tags text[] DEFAULT '{}'", "UPDATE contacts SET tags = '{vip}'"]
 
 
 def _columns(uri: str) -> list[str]:
     with psycopg.connect(uri) as conn:
         rows = conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts' ORDER BY ordinal_position"
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'contacts' "
+            "ORDER BY ordinal_position"
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -85,8 +88,12 @@ def test_snapshots_and_restores_follow_neon(api: httpx.Client, project: dict[str
     assert sorted(s["name"] for s in listed) == ["v1", "v2", "v3"]
 
     # Finalized restore of v1 onto main.
-    r = call(api, "POST", f"/projects/{pid}/snapshots/{snap1['id']}/restore",
-             json={"target_branch_id": main_id, "finalize_restore": True, "name": "thrown-away"})  # fmt: skip
+    r = call(
+        api,
+        "POST",
+        f"/projects/{pid}/snapshots/{snap1['id']}/restore",
+        json={"target_branch_id": main_id, "finalize_restore": True, "name": "thrown-away"},
+    )
     assert r.status_code == 200, r.text
     restored = r.json()
     new_main = restored["branch"]
@@ -111,8 +118,12 @@ def test_snapshots_and_restores_follow_neon(api: httpx.Client, project: dict[str
     }
 
     # Preview restore of v2: its own branch and URI; production stays v1.
-    r = call(api, "POST", f"/projects/{pid}/snapshots/{snap2['id']}/restore",
-             json={"name": "preview-v2", "target_branch_id": new_main["id"], "finalize_restore": False})  # fmt: skip
+    r = call(
+        api,
+        "POST",
+        f"/projects/{pid}/snapshots/{snap2['id']}/restore",
+        json={"name": "preview-v2", "target_branch_id": new_main["id"], "finalize_restore": False},
+    )
     assert r.status_code == 200, r.text
     preview = r.json()
     assert preview["branch"]["name"] == "preview-v2" and preview["branch"]["restore_status"] == "restored"
@@ -125,9 +136,13 @@ def test_snapshots_and_restores_follow_neon(api: httpx.Client, project: dict[str
     assert _columns(preview_uri) == v2_columns and _rows(preview_uri) == v2_rows
     assert _columns(uri) == v1_columns and _rows(uri) == v1_rows
 
-    # Finalizing the preview later: production's endpoint now serves v2, the replaced branch gets the given name.
-    r = call(api, "POST", f"/projects/{pid}/branches/{preview['branch']['id']}/finalize_restore",
-             json={"name": "main-before-v2"})  # fmt: skip
+    # Finalizing the preview later: production's endpoint serves v2, the replaced branch gets the given name.
+    r = call(
+        api,
+        "POST",
+        f"/projects/{pid}/branches/{preview['branch']['id']}/finalize_restore",
+        json={"name": "main-before-v2"},
+    )
     assert r.status_code == 200, r.text
     assert _columns(uri) == v2_columns and _rows(uri) == v2_rows
     names = {b["id"]: b["name"] for b in api.get(f"/projects/{pid}/branches").json()["branches"]}
@@ -159,8 +174,12 @@ def test_restore_targets_the_snapshot_source_by_default(api: httpx.Client, proje
 def test_snapshot_patch_delete_and_refusals(api: httpx.Client, project: dict[str, Any]) -> None:
     pid, main_id = project["project"]["id"], project["branch"]["id"]
     snap = _snapshot(api, pid, main_id, "temp")
-    r = call(api, "PATCH", f"/projects/{pid}/snapshots/{snap['id']}",
-             json={"snapshot": {"name": "renamed", "expires_at": "2099-01-01T00:00:00Z"}})  # fmt: skip
+    r = call(
+        api,
+        "PATCH",
+        f"/projects/{pid}/snapshots/{snap['id']}",
+        json={"snapshot": {"name": "renamed", "expires_at": "2099-01-01T00:00:00Z"}},
+    )
     assert r.status_code == 200 and r.json()["snapshot"]["name"] == "renamed"
     assert r.json()["snapshot"]["expires_at"].startswith("2099-01-01T00:00:00")
     child = call(api, "POST", f"/projects/{pid}/branches", json={"branch": {"name": "child"}}).json()[

@@ -1,0 +1,196 @@
+"""The emulator's model without I/O: ids, locking, branch listing, restores, operation outcomes, state."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from neon_emulator import branches, catalog, snapshots
+from neon_emulator.clock import Clock
+from neon_emulator.entities import State
+from neon_emulator.errors import EmulatorError
+from neon_emulator.ids import IdGenerator
+from neon_emulator.model import Created, Model
+from neon_emulator.persistence import StateFile
+
+
+def new_model(seed: int = 1) -> Model:
+    return Model(State(), IdGenerator(seed), Clock(), itertools.count(40000).__next__)
+
+
+def create(model: Model, **kwargs: object) -> Created:
+    args: dict[str, object] = dict(
+        name=None,
+        region_id="aws-us-east-2",
+        pg_version=15,
+        store_passwords=True,
+        history_retention_seconds=86400,
+        settings={},
+        default_endpoint_settings={},
+        org_id=None,
+        branch_name="main",
+        database_name="neondb",
+        role_name="neondb_owner",
+    )
+    args.update(kwargs)
+    return model.create_project(**args)  # type: ignore[arg-type]
+
+
+def finish_all(model: Model) -> None:
+    while pending := model.projects_with_pending_operations():
+        for project_id in pending:
+            op = model.next_operation(project_id)
+            assert op is not None
+            model.mark_running(op)
+            model.mark_finished(op)
+
+
+def test_ids_have_neon_formats_and_a_seed_reproduces_them() -> None:
+    a, b = IdGenerator(5), IdGenerator(5)
+    assert [a.project(), a.child("br"), a.operation()] == [b.project(), b.child("br"), b.operation()]
+    assert re.fullmatch(r"[a-z]+-[a-z]+-\d{8}", a.project())
+    assert re.fullmatch(r"br-[a-z]+-[a-z]+-[a-z0-9]{8}", a.child("br"))
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", a.operation())
+
+
+def test_clock_never_repeats() -> None:
+    clock = Clock()
+    stamps = [clock.stamp() for _ in range(1000)]
+    assert len(set(stamps)) == 1000 and stamps == sorted(stamps)
+
+
+def test_a_project_is_locked_until_its_operations_finish() -> None:
+    model = new_model()
+    created = create(model)
+    pid = created.project.id
+    assert created.branch is not None and created.branch.current_state == "init"
+    with pytest.raises(EmulatorError) as caught:
+        branches.create_branch(
+            model,
+            pid,
+            name="dev",
+            parent_id=None,
+            parent_timestamp=None,
+            parent_lsn=None,
+            protected=False,
+            init_source="parent-data",
+            expires_at=None,
+            endpoints=[],
+        )
+    assert caught.value.status == 423
+    assert model.project(pid) is created.project  # reads are fine
+    finish_all(model)
+    assert created.branch.current_state == "ready" and created.branch.pending_state is None
+    assert created.endpoints[0].current_state == "active" and created.endpoints[0].pending_state is None
+    assert not model.busy(pid)
+
+
+def test_branch_search_sort_and_cursor() -> None:
+    model = new_model()
+    pid = create(model).project.id
+    finish_all(model)
+    for name in ("b", "a", "c", "main2"):
+        branches.create_branch(
+            model,
+            pid,
+            name=name,
+            parent_id=None,
+            parent_timestamp=None,
+            parent_lsn=None,
+            protected=False,
+            init_source="parent-data",
+            expires_at=None,
+            endpoints=[],
+        )
+        finish_all(model)
+    page = branches.list_branches(
+        model, pid, search="MAIN", sort_by="name", sort_order="asc", cursor=None, limit=None
+    )
+    assert [b.name for b in page.branches] == ["main", "main2"]
+    seen, cursor = [], None
+    while True:
+        page = branches.list_branches(
+            model, pid, search=None, sort_by="name", sort_order="desc", cursor=cursor, limit=2
+        )
+        seen += [b.name for b in page.branches]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == ["main2", "main", "c", "b", "a"]
+    with pytest.raises(EmulatorError, match="cursor"):
+        branches.list_branches(
+            model, pid, search=None, sort_by="name", sort_order="asc", cursor="%%%", limit=1
+        )
+
+
+def test_finalized_restore_swaps_endpoints_names_and_flags_and_a_failure_undoes_it() -> None:
+    model = new_model()
+    created = create(model)
+    pid, main = created.project.id, created.branch
+    assert main is not None
+    finish_all(model)
+    snap, _ = snapshots.create_snapshot(
+        model, pid, main.id, name="s", timestamp=None, lsn=None, expires_at=None
+    )
+    finish_all(model)
+    restored = snapshots.restore_snapshot(
+        model, pid, snap.id, name=None, target_branch_id=None, finalize_restore=True
+    )
+    new = restored.branch
+    assert (new.name, new.default, new.project_root, new.restored_as) == ("main", True, True, main.id)
+    assert (main.name, main.default, main.project_root) == ("main (old)", False, False)
+    assert [e.branch_id for e in restored.endpoints] == [new.id] and restored.endpoints[
+        0
+    ].id == created.endpoints[0].id
+    assert [o.action for o in restored.operations] == [
+        "timeline_unarchive",
+        "create_branch",
+        "suspend_compute",
+        "start_compute",
+    ]
+    assert [r.name for r in model.roles_of(new.id)] == ["neondb_owner"]
+    # The copy fails: the target gets its name, flags and endpoint back, the new branch disappears.
+    unarchive = model.next_operation(pid)
+    assert unarchive is not None
+    model.mark_running(unarchive)
+    model.mark_finished(unarchive)
+    clone = model.next_operation(pid)
+    assert clone is not None and clone.action == "create_branch"
+    model.mark_running(clone)
+    model.mark_failed(clone, "no space left on device")
+    assert (main.name, main.default, main.project_root) == ("main", True, True)
+    assert created.endpoints[0].branch_id == main.id
+    assert new.id not in model.state.branches
+    assert [o.status for o in restored.operations] == ["finished", "error", "cancelled", "cancelled"]
+    assert not model.busy(pid)
+
+
+def test_protected_branches_and_catalog_rules() -> None:
+    model = new_model()
+    created = create(model, store_passwords=False)
+    pid, main = created.project.id, created.branch
+    assert main is not None
+    finish_all(model)
+    with pytest.raises(EmulatorError) as caught:
+        catalog.reveal_password(model, pid, main.id, "neondb_owner")
+    assert caught.value.status == 412
+    with pytest.raises(EmulatorError) as caught:
+        catalog.create_database(model, pid, main.id, "x", "nobody")
+    assert caught.value.status == 400 and "owner_name" in caught.value.message
+    with pytest.raises(EmulatorError) as caught:
+        catalog.create_role(model, pid, main.id, "r" * 64, no_login=False)
+    assert caught.value.status == 400 and "role.name" in caught.value.message
+    assert catalog.delete_database(model, pid, main.id, "missing") is None
+
+
+def test_state_survives_a_round_trip_through_the_file(tmp_path: Path) -> None:
+    model = new_model()
+    create(model, name="persisted")
+    file = StateFile(tmp_path)
+    file.save(model.state)
+    loaded = file.load()
+    assert loaded == model.state
+    assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
+    assert StateFile(tmp_path / "absent").load() == State()
