@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.logging_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # neon_api logs one line per call already; httpx's own line per request would double it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     namespaces = tuple(args.namespace) if args.namespace else settings.watch_namespaces
     # Registers the handlers with kopf's default registry.
     import neon_checkpoints.schedule_handlers  # noqa: F401

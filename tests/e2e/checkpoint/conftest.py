@@ -198,21 +198,20 @@ def harness(
     try:
         yield h
     finally:
-        # Let finalizers go before the operator stops, so the namespace can be deleted.
-        with contextlib.suppress(subprocess.SubprocessError):
-            h.kube.kubectl(
-                "-n",
-                namespace,
-                "patch",
-                "checkpoints",
-                "--all",
-                "--type=merge",
-                "-p",
-                '{"metadata":{"finalizers":[]}}',
-                check=False,
-                timeout=20,
-            )
         for operator in h.operators:
             operator.stop()
+        # No operator is left to honour the finalizers: drop them so the namespace can go.
+        h.kube.kubectl(
+            "-n",
+            namespace,
+            "patch",
+            "checkpoints",
+            "--all",
+            "--type=merge",
+            "-p",
+            '{"metadata":{"finalizers":null}}',
+            check=False,
+            timeout=30,
+        )
         with contextlib.suppress(httpx.HTTPError):
             h.reset_faults()

@@ -52,6 +52,7 @@ def fault_rules(total: float) -> list[dict[str, object]]:
     return rules
 
 
+@pytest.mark.slow
 def test_twenty_checkpoints_under_injected_faults(harness: Harness) -> None:
     projects = [harness.create_project() for _ in range(4)]
     harness.set_faults({"seed": 20, "rules": fault_rules(0.3)})
