@@ -111,3 +111,73 @@ def test_suspend_stops_runs_and_resuming_makes_none_up(harness: Harness, schedul
     count = len(schedules.owned(schedule))
     time.sleep(5)
     assert len(schedules.owned(schedule)) == count
+
+
+def test_restart_in_the_middle_of_a_run_creates_no_duplicate(harness: Harness, schedules: Schedules) -> None:
+    project = harness.create_project()
+    # The first operator dies right after Neon accepted the first run's snapshot request.
+    crashing = harness.start_operator(NEON_CHECKPOINTS_CRASH_AFTER="snapshot-accepted", **FAST)
+    schedule = schedules.create("crashy", project, "every: 3s")
+    assert crashing.wait_exit(timeout=90) != 0, crashing.log()[-3000:]
+    # The crashed run, and perhaps the next one created while its snapshot was being taken.
+    before_crash = schedules.owned(schedule)
+    first = before_crash[0]
+    last_run_before_crash = scheduled_time(before_crash[-1])
+    # Stay down for several ticks.
+    time.sleep(8)
+    restarted = dt.datetime.now(dt.UTC)
+    harness.start_operator(**FAST)
+
+    eventually(lambda: len(schedules.ready(schedule)) >= 3, timeout=90, what="three Ready runs", h=harness)
+    schedules.patch("crashy", '{"spec":{"suspend":true}}')
+    owned = eventually(
+        lambda: (lambda o: o if o == schedules.ready(schedule) else None)(schedules.owned(schedule)),
+        timeout=60,
+        what="every run Ready",
+        h=harness,
+    )
+
+    names = [c["metadata"]["name"] for c in owned]
+    times = [scheduled_time(c) for c in owned]
+    assert names[0] == first["metadata"]["name"]
+    assert len(set(times)) == len(times)
+    # The downtime is made up by at most one catch-up run, never a burst.
+    during_downtime = [t for t in times if last_run_before_crash < t <= restarted]
+    assert len(during_downtime) <= 1, times
+    # One snapshot and one meta row per run: the crashed run was resumed, not repeated.
+    assert harness.snapshot_names(project) == sorted(f"ckpt-{c['metadata']['uid']}" for c in owned)
+    rows = harness.meta_rows("SELECT name FROM checkpoints ORDER BY name")
+    assert [r["name"] for r in rows] == sorted(names)
+
+
+def test_expired_checkpoint_is_deleted_with_its_snapshot(harness: Harness) -> None:
+    project = harness.create_project()
+    harness.start_operator(**FAST)
+    manifest = """
+apiVersion: neoncheckpoints.dev/v1alpha1
+kind: Checkpoint
+metadata: {{name: {name}}}
+spec: {{projectId: {project}, branch: production, ttl: {ttl}}}
+"""
+    for name, ttl in (("short", "6s"), ("long", "1h")):
+        applied = harness.apply(manifest.format(name=name, project=project, ttl=ttl))
+        assert applied.returncode == 0, applied.stderr
+    harness.wait_ready("short")
+    harness.wait_ready("long")
+    short = harness.get("checkpoint", "short")
+    created = dt.datetime.fromisoformat(short["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+    # The snapshot itself carries the expiry (Neon would drop it even without the operator).
+    expires = dt.datetime.fromisoformat(short["status"]["expiresAt"].replace("Z", "+00:00"))
+    assert expires == created + dt.timedelta(seconds=6)
+
+    gone = harness.kubectl(
+        "wait", "--for=delete", "checkpoint/short", "--timeout=40s", check=False, timeout=60
+    )
+    assert gone.returncode == 0, gone.stderr + harness.operator_logs()
+    assert dt.datetime.now(dt.UTC) >= expires
+    long_uid = harness.get("checkpoint", "long")["metadata"]["uid"]
+    assert harness.snapshot_names(project) == [f"ckpt-{long_uid}"]
+    rows = {r["name"]: r for r in harness.meta_rows("SELECT name, deleted_at FROM checkpoints")}
+    assert rows["short"]["deleted_at"] is not None
+    assert rows["long"]["deleted_at"] is None
+    assert "Expired" in {e["reason"] for e in harness.events("short")}
