@@ -87,7 +87,10 @@ spec:
 @pytest.fixture
 def schedules(harness: Harness) -> Iterator[Schedules]:  # noqa: F811
     yield Schedules(harness)
-    # kopf's finalizer (daemons) would hold the namespace's deletion once the operator is gone.
+    # kopf's finalizer (daemons) would hold the namespace's deletion once the operator is gone; stop the
+    # operator first so it does not put the finalizer back.
+    for operator in harness.operators:
+        operator.stop()
     with contextlib.suppress(subprocess.SubprocessError):
         harness.kubectl(
             "patch",

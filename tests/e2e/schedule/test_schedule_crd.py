@@ -118,3 +118,10 @@ def test_printer_columns(crds: KubeControlPlane, namespace: str) -> None:
     stored = json.loads(crds.kubectl("get", "ckptsched", "-n", namespace, "cols", "-o", "json").stdout)
     assert stored["spec"]["checkpointTemplate"]["spec"]["deletionPolicy"] == "Delete"
     assert "true" in table.splitlines()[1]
+
+
+def test_example_is_valid(crds: KubeControlPlane, namespace: str) -> None:
+    code, output = apply(crds, namespace, (REPO / "examples" / "checkpointschedule.yaml").read_text())
+    assert code == 0, output
+    stored = json.loads(crds.kubectl("get", "ckptsched", "-n", namespace, "nightly", "-o", "json").stdout)
+    assert stored["spec"]["retention"] == {"keepLast": 7, "maxAge": "14d"}
