@@ -91,7 +91,8 @@ GOMOD
     go build -p "$JOBS" -tags osusergo,grpcnotrace -ldflags "$ld" -o "$out/bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     mv "$out/bin/pulumi.tmp" "$out/bin/pulumi"
   fi
-  log "building the project's Python language host (hack/pulumi-language-python)"
+  log "testing and building the project's Python language host (hack/pulumi-language-python)"
+  go test -p "$JOBS" ./langhost
   go build -p "$JOBS" -tags osusergo,grpcnotrace -ldflags "$ld" -o "$out/bin/pulumi-language-python.tmp" ./langhost
   mv "$out/bin/pulumi-language-python.tmp" "$out/bin/pulumi-language-python"
   # The exec script and the dynamic-provider plugin are plain files in the sdk/v3 module zip (modes are lost).
