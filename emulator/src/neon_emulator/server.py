@@ -16,6 +16,7 @@ from aiohttp import web
 from .app import build_app
 from .clock import Clock
 from .executor import Executor
+from .expiry import expire_forever
 from .faults import FaultConfig, FaultInjector
 from .ids import IdGenerator
 from .model import Model
@@ -104,8 +105,10 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
             f"API key: {key_hint(options.api_key)})",
             flush=True,
         )
+        expiry = asyncio.create_task(expire_forever(model, executor, persist))
         await stop.wait()
         log.info("stopping")
+        expiry.cancel()
     finally:
         await runner.cleanup()
         await executor.close()

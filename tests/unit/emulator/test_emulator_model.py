@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neon_emulator import branches, catalog, snapshots
+from neon_emulator import branches, catalog, expiry, snapshots
 from neon_emulator.clock import Clock
 from neon_emulator.entities import State
 from neon_emulator.errors import EmulatorError
@@ -194,3 +194,37 @@ def test_state_survives_a_round_trip_through_the_file(tmp_path: Path) -> None:
     assert loaded == model.state
     assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
     assert StateFile(tmp_path / "absent").load() == State()
+
+
+def test_expired_snapshots_and_branches_are_deleted_when_the_project_is_idle() -> None:
+    model = new_model()
+    created = create(model)
+    pid, main = created.project.id, created.branch
+    assert main is not None
+    finish_all(model)
+    snap, _ = snapshots.create_snapshot(
+        model, pid, main.id, name="s", timestamp=None, lsn=None, expires_at=None
+    )
+    finish_all(model)
+    child = branches.create_branch(
+        model,
+        pid,
+        name="tmp",
+        parent_id=None,
+        parent_timestamp=None,
+        parent_lsn=None,
+        protected=False,
+        init_source="parent-data",
+        expires_at=None,
+        endpoints=[],
+    ).branch
+    assert child is not None
+    snap.expires_at = child.expires_at = main.expires_at = "2000-01-01T00:00:00Z"
+    assert expiry.sweep(model) == set()  # operations in progress: nothing happens
+    finish_all(model)
+    assert expiry.sweep(model) == {pid}
+    assert snap.id not in model.state.snapshots
+    finish_all(model)  # one deletion at a time: the project is busy until it is done
+    assert expiry.sweep(model) == {pid}
+    assert child.id not in model.state.branches
+    assert main.id in model.state.branches and main.expires_at is None  # the default branch is kept

@@ -1,0 +1,49 @@
+"""Snapshots and branches past their `expires_at` are deleted, as on Neon (checked every second)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from . import branches, snapshots
+from .clock import parse_ts
+from .errors import EmulatorError
+from .executor import Executor
+from .model import Model
+
+log = logging.getLogger(__name__)
+
+
+def sweep(model: Model) -> set[str]:
+    """Delete what has expired (not in projects with operations in progress); returns the touched projects."""
+    now = model.clock.now()
+    touched: set[str] = set()
+    for snap in list(model.state.snapshots.values()):
+        if snap.expires_at and parse_ts(snap.expires_at) <= now and not model.busy(snap.project_id):
+            snapshots.delete_snapshot(model, snap.project_id, snap.id)
+            log.info("snapshot %s expired and was deleted", snap.id)
+            touched.add(snap.project_id)
+    for branch in list(model.state.branches.values()):
+        if branch.expires_at and parse_ts(branch.expires_at) <= now and not model.busy(branch.project_id):
+            try:
+                branches.delete_branch(model, branch.project_id, branch.id)
+            except EmulatorError as exc:  # e.g. it became the default branch: keep it
+                log.warning("expired branch %s kept: %s", branch.id, exc.message)
+                branch.expires_at = None
+                continue
+            log.info("branch %s expired and was deleted", branch.id)
+            touched.add(branch.project_id)
+    return touched
+
+
+async def expire_forever(
+    model: Model, executor: Executor, persist: Callable[[], None], every: float = 1.0
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        touched = sweep(model)
+        if touched:
+            persist()
+            for project_id in touched:
+                executor.kick(project_id)
