@@ -166,14 +166,26 @@ class CheckpointFlow:
             spec = CheckpointSpec.from_dict(self.body.spec)
         except InvalidSpec:
             spec = None
+        # A create that failed before Neon accepted a snapshot owes no cleanup there (and its cause, e.g. a
+        # wrong key or project, would block the deletion forever).
+        never_snapshotted = self.status.phase is Phase.FAILED and not self.status.get("snapshotId")
         await self.status.record(Step.DELETE_REQUESTED, "Deleting", "deleting the checkpoint")
         try:
-            if spec is not None and spec.deletion_policy == "Delete":
+            if spec is not None and spec.deletion_policy == "Delete" and not never_snapshotted:
                 async with self._client(spec) as client, self._project_lock(spec.project_id):
                     await self._delete_snapshot(spec, client)
             await self.runtime.store.mark_checkpoint_deleted(self.uid)
         except _EXPECTED as exc:
             verdict = classify(exc, subject=f"Neon project {spec.project_id if spec else '?'}")
+            if not verdict.retry:
+                # The snapshot is owed a deletion: keep the finalizer and say how to let go.
+                verdict = Verdict(
+                    True,
+                    verdict.reason,
+                    f"{verdict.message}; the snapshot cannot be deleted until this is fixed "
+                    "(or set spec.deletionPolicy: Retain to keep it)",
+                    delay=10.0,
+                )
             self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
             await self.status.record(Step.RETRYING, verdict.reason, verdict.message)
             raise to_kopf(verdict) from None

@@ -36,6 +36,9 @@ def test_nonexistent_project(harness: Harness) -> None:
     assert harness.apply(harness.example("checkpoint.yaml", "no-such-project-42")).returncode == 0
     status = assert_failed_once(harness, "v1", "NotFound")
     assert status["message"] == "Neon project no-such-project-42 was not found in Neon (404)"
+    # Nothing was ever made in Neon, so nothing holds the deletion up.
+    deleted = harness.kubectl("delete", "checkpoint", "v1", "--timeout=30s", check=False)
+    assert deleted.returncode == 0, deleted.stderr + harness.operator_logs()
 
 
 def test_nonexistent_branch(harness: Harness) -> None:
@@ -61,6 +64,8 @@ def test_wrong_api_key_says_so_and_never_prints_it(harness: Harness) -> None:
 
     body = harness.kubectl("get", "checkpoint", "before-migration", "-o", "yaml").stdout
     events = harness.kubectl("get", "events", "-o", "yaml").stdout
+    deleted = harness.kubectl("delete", "checkpoint", "before-migration", "--timeout=30s", check=False)
+    assert deleted.returncode == 0, deleted.stderr + harness.operator_logs()
     for text in (body, events, operator.log()):
         assert wrong_key not in text
         assert harness.emulator.api_key not in text
