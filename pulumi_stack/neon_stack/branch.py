@@ -34,7 +34,7 @@ from .access import (
     wait,
 )
 
-IMMUTABLE = ("project_id", "name", "parent_name")
+IMMUTABLE = ("project_id", "parent_name")
 OLD_SUFFIX = " (old)"
 
 
@@ -84,11 +84,21 @@ class BranchProvider(_ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        renamed = changed_keys(olds, news, ("name",))
+        if not olds.get("adopted"):
+            # A branch we created is replaced; the adopted root branch (production) is renamed in place:
+            # replacing it would mean replacing the project and its data.
+            replaces += renamed
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS) + renamed
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # Only the credentials can change in place.
+        project_id = news["project_id"]
+        if olds.get("name") != news["name"]:
+            with neon_call(f"renaming branch {olds.get('name')!r}", ApiAccess.from_props(news)) as client:
+                branch = require_branch(client, project_id, olds["name"])
+                renamed = client.update_branch(project_id, branch.id, name=news["name"])
+                wait(client, project_id, renamed.operations)
         return UpdateResult({**public_inputs(news), "adopted": bool(olds.get("adopted"))})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

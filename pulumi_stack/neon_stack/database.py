@@ -31,7 +31,10 @@ from .access import (
 from .role import SQL_NAME, branch_object_id
 
 # neon_api has no call to change a database's owner, so every field but the credentials replaces it.
-IMMUTABLE = ("project_id", "branch_name", "name", "owner_name")
+# `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
+# replacement, which would drop the data.
+FOLLOWS = ("branch_name",)
+IMMUTABLE = ("project_id", "name", "owner_name")
 
 
 class DatabaseProvider(_ResourceProvider):
@@ -69,7 +72,7 @@ class DatabaseProvider(_ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS + FOLLOWS)
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

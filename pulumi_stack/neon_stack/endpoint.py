@@ -34,7 +34,10 @@ from .access import (
     wait,
 )
 
-IMMUTABLE = ("project_id", "branch_name", "type")
+# `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
+# replacement, which would drop the data.
+FOLLOWS = ("branch_name",)
+IMMUTABLE = ("project_id", "type")
 TYPES = ("read_write", "read_only")
 
 
@@ -75,7 +78,7 @@ class EndpointProvider(_ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS + FOLLOWS)
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -20,7 +20,9 @@ from neon_api import errors
 
 from .access import CREDENTIAL_KEYS, ApiAccess, changed_keys, neon_call, public_inputs, secret_outputs, wait
 
-IMMUTABLE = ("region_id", "pg_version", "root_branch_name")
+IMMUTABLE = ("region_id", "pg_version")
+# `root_branch_name` only names the root branch at creation; renaming it later is the Branch resource's job
+# (an in-place rename), never a reason to replace the project and its data.
 UPDATABLE = ("name",)
 
 

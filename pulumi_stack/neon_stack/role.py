@@ -30,7 +30,10 @@ from .access import (
     wait,
 )
 
-IMMUTABLE = ("project_id", "branch_name", "name")
+# `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
+# replacement, which would drop the data.
+FOLLOWS = ("branch_name",)
+IMMUTABLE = ("project_id", "name")
 # Plain identifiers only: they end up unquoted in connection URLs and operator settings.
 SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -76,7 +79,7 @@ class RoleProvider(_ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS)
+        updates = changed_keys(olds, news, CREDENTIAL_KEYS + FOLLOWS)
         return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -90,6 +90,20 @@ def test_up_provisions_both_databases_preview_is_clean_drift_is_repaired_destroy
     assert scalar(out["app_database_url"], "select current_database()") == "app"
     assert stack.preview_changes() == {"same": 16}
 
+    # Renaming production through config renames the branch in place: nothing is replaced, data stays.
+    with psycopg.connect(out["app_database_url"], autocommit=True) as conn:
+        conn.execute("create table kept (x int)")
+    stack.set_config("neon-checkpoints:productionBranch", "main-line")
+    planned = stack.preview_changes()
+    assert set(planned) == {"same", "update"}, planned
+    stack.up()
+    assert neon.find_branch(app_id, "production") is None
+    renamed = neon.find_branch(app_id, "main-line")
+    assert renamed is not None and renamed.id == production.id
+    assert stack.outputs()["production_branch"] == "main-line"
+    assert scalar(out["app_database_url"], "select count(*) from kept") == 0
+    assert stack.preview_changes() == {"same": 16}
+
     stack.destroy()
     assert stack.resources() == []
     assert project_ids(neon) == before

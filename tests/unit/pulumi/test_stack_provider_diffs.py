@@ -29,30 +29,46 @@ URL = {
     "role_password": "pw",
 }
 
+ADOPTED_BRANCH = {**BRANCH, "adopted": True}
+
 CASES = [
-    # provider, inputs, changed field, new value, expected replaces (None: no change at all)
+    # provider, old state, changed field, new value, expected replaces (None: no change at all)
     (ProjectProvider, PROJECT, "name", "app2", []),
-    (ProjectProvider, PROJECT, "root_branch_name", "main", ["root_branch_name"]),
     (ProjectProvider, PROJECT, "pg_version", 16, ["pg_version"]),
+    # Only names the root branch at creation: never a reason to replace the project (and its data).
+    (ProjectProvider, PROJECT, "root_branch_name", "main", None),
     (BranchProvider, BRANCH, "name", "staging", ["name"]),
+    (BranchProvider, ADOPTED_BRANCH, "name", "prod", []),  # production is renamed in place
     (BranchProvider, BRANCH, "project_id", "p-2", ["project_id"]),
     (EndpointProvider, ENDPOINT, "type", "read_only", ["type"]),
-    (EndpointProvider, ENDPOINT, "branch_name", "dev", ["branch_name"]),
     (RoleProvider, ROLE, "name", "other", ["name"]),
     (DatabaseProvider, DATABASE, "name", "other", ["name"]),
     (DatabaseProvider, DATABASE, "owner_name", "other", ["owner_name"]),
+    (DatabaseProvider, DATABASE, "project_id", "p-2", ["project_id"]),
+    # Children follow their branch's rename: updated, never replaced (that would drop the data).
+    (EndpointProvider, ENDPOINT, "branch_name", "prod", []),
+    (RoleProvider, ROLE, "branch_name", "prod", []),
+    (DatabaseProvider, DATABASE, "branch_name", "prod", []),
     (ConnectionUriProvider, URL, "role_password", "pw2", []),
     (ConnectionUriProvider, URL, "endpoint_id", "ep-2", []),
 ]
 
 
-@pytest.mark.parametrize(("provider", "inputs", "field", "value", "replaces"), CASES)
+@pytest.mark.parametrize(("provider", "state", "field", "value", "replaces"), CASES)
 def test_a_changed_input(
-    provider: type[ResourceProvider], inputs: dict[str, Any], field: str, value: Any, replaces: list[str]
+    provider: type[ResourceProvider],
+    state: dict[str, Any],
+    field: str,
+    value: Any,
+    replaces: list[str] | None,
 ) -> None:
-    result = provider().diff("id", {**inputs, "computed": "x"}, {**inputs, field: value})
-    assert result.changes is True
-    assert result.replaces == replaces
+    news = {k: v for k, v in {**state, field: value}.items() if k != "adopted"}
+    result = provider().diff("id", {**state, "computed": "x"}, news)
+    if replaces is None:
+        assert result.changes is False
+    else:
+        assert result.changes is True
+        assert result.replaces == replaces
 
 
 @pytest.mark.parametrize(
