@@ -98,8 +98,14 @@ class CheckpointFlow:
                 snapshot, recorded_ops = accepted.value, _ops(accepted.operations)
                 self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
             case AdoptSnapshot(snapshot=snapshot):
-                # Made by an earlier attempt: wait for the operations it recorded (if it lived to).
+                # Made by an earlier attempt: wait for the operations it recorded, or, if it died before
+                # recording them, for whatever the project started since the snapshot (a rare path).
                 recorded_ops = list(self.status.get("operations") or [])
+                if not recorded_ops:
+                    recent = await client.list_operations(project)
+                    recorded_ops = _ops(
+                        tuple(op for op in recent if op.in_progress and op.created_at >= snapshot.created_at)
+                    )
                 self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
         branch_name = spec.branch or (observed.branch.name if observed.branch else "")
         await self.status.record(
