@@ -18,6 +18,11 @@ BENCHMARKS: list[tuple[str, str, str]] = [
         "tests.bench.storage_drivers",
         "emulator snapshot/restore time vs database size: btrfs, copy driver, pg_dump | pg_restore",
     ),
+    (
+        "restores",
+        "tests.bench.restores",
+        "CheckpointRestore latency, bookkeeping delay, per-project serialization",
+    ),
 ]
 
 
