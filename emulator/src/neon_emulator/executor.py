@@ -106,6 +106,10 @@ class Executor:
             log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
             if op.id in self.model.state.operations:
                 self.model.mark_failed(op, str(exc))
+        except Exception:  # a bug must not leave the project locked forever
+            log.exception("operation %s (%s) failed unexpectedly", op.id, op.action)
+            if op.id in self.model.state.operations:
+                self.model.mark_failed(op, "internal emulator error (see the emulator log)")
         else:
             if op.id in self.model.state.operations:
                 self.model.mark_finished(op)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -60,6 +61,14 @@ def test_project_branch_names_from_the_create_body(api: httpx.Client) -> None:
     finally:
         assert call(api, "DELETE", f"/projects/{pid}", wait=False).status_code == 200
     assert api.get(f"/projects/{pid}").status_code == 404
+    deadline = time.monotonic() + 30
+    while True:  # its compute is stopped in the background
+        try:
+            psycopg.connect(uri, connect_timeout=3).close()
+        except psycopg.OperationalError:
+            break
+        assert time.monotonic() < deadline, "the deleted project's postgres still serves"
+        time.sleep(0.1)
 
 
 def test_branch_lifecycle_with_real_data(api: httpx.Client, project: dict[str, Any]) -> None:
