@@ -88,3 +88,29 @@ def test_kill_9_and_restart_keeps_everything_and_serves_again() -> None:
             stop_and_check(server)
         assert not postgres_pids_under(data_dir)
         assert os.path.exists(data_dir / "state.json")
+
+
+def test_sigterm_mid_operation_exits_cleanly_and_the_operation_finishes_after_restart() -> None:
+    with emulator_data_dir("sigterm") as data_dir:
+        server = start_emulator(data_dir)
+        try:
+            with server.client() as api:
+                created = create_project(api, name="interrupted")
+                pid = created["project"]["id"]
+                with server.admin() as admin:
+                    admin.put("/faults", json={"operation_delay": 30}).raise_for_status()
+                r = api.post(f"/projects/{pid}/branches", json={"branch": {"name": "late"}})
+                assert r.status_code == 201
+            started = time.monotonic()
+            stop_and_check(server)  # SIGTERM: exit 0, every postgres stopped
+            assert time.monotonic() - started < 20
+            server = server.restart()
+            with server.client() as api:
+                final = wait_operations(api, pid, r.json()["operations"])
+                assert [o["status"] for o in final] == ["finished"]
+                got = api.get(f"/projects/{pid}/branches/{r.json()['branch']['id']}").json()["branch"]
+                assert got["current_state"] == "ready"
+                with psycopg.connect(created["connection_uris"][0]["connection_uri"]) as conn:
+                    assert conn.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            stop_and_check(server)
