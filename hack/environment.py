@@ -139,7 +139,10 @@ class LocalEnvironment:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
         env.update(
             {
-                "PATH": f"{toolpaths.bin_dir('pulumi')}{os.pathsep}{env.get('PATH', '')}",
+                # The built kubectl first: the stack writes the operator's Secret with it.
+                "PATH": os.pathsep.join(
+                    [str(toolpaths.bin_dir("pulumi")), str(toolpaths.bin_dir("kube")), env.get("PATH", "")]
+                ),
                 "PULUMI_HOME": str(self.workdir / "pulumi-home"),
                 "PULUMI_BACKEND_URL": f"file://{self.workdir / 'pulumi-state'}",
                 "PULUMI_CONFIG_PASSPHRASE": "neon-checkpoints-demo",
