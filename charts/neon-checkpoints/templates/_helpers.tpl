@@ -43,28 +43,29 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-What the operator does to the objects it reconciles, in a namespace (Role) or everywhere (ClusterRole).
-Each rule says which code path needs it.
+What the operator does to the objects it reconciles, in a namespace (Role) or everywhere (ClusterRole):
+exactly the calls kopf and operator/src/neon_checkpoints make (kube.py, custom_objects.py).
 */}}
 {{- define "neon-checkpoints.operatorRules" -}}
-# kopf watches the resources, patches finalizers and its progress annotations, and writes status.
+# kopf lists and watches the resources and patches them (finalizers, progress annotations). Checkpoints also:
+# get (a restore reads its Checkpoint), create (a schedule's runs), delete (retention and ttl expiry).
 - apiGroups: [neoncheckpoints.dev]
-  resources: [checkpoints, checkpointrestores, checkpointschedules]
-  verbs: [get, list, watch, patch, update]
+  resources: [checkpoints]
+  verbs: [get, list, watch, patch, create, delete]
+# list on restores: a schedule's retention keeps Checkpoints that a restore still needs.
+- apiGroups: [neoncheckpoints.dev]
+  resources: [checkpointrestores, checkpointschedules]
+  verbs: [list, watch, patch]
 - apiGroups: [neoncheckpoints.dev]
   resources: [checkpoints/status, checkpointrestores/status, checkpointschedules/status]
-  verbs: [get, patch, update]
-# Preview Secrets carry an ownerReference with blockOwnerDeletion to their CheckpointRestore; apiservers with
-# OwnerReferencesPermissionEnforcement require update on the owner's finalizers for that.
-- apiGroups: [neoncheckpoints.dev]
-  resources: [checkpointrestores/finalizers]
-  verbs: [update]
-# An Event per phase change (kopf posts them with create; repeats are patched).
+  verbs: [patch]
+# An Event per phase change (kopf posts them).
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
-# Read: a Checkpoint's credentialsSecretRef. Write: the connection-URI Secret of a Preview restore.
+  verbs: [create]
+# get: a resource's credentialsSecretRef. create/update (create, else replace)/delete: the connection-URI
+# Secret of a Preview restore.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, create, patch, update, delete]
+  verbs: [get, create, update, delete]
 {{- end }}
