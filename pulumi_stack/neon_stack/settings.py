@@ -34,7 +34,7 @@ KEYS: dict[str, str | None] = {
     f"{PROJECT}:pgVersion": None,
     f"{PROJECT}:kubeconfig": None,
     f"{PROJECT}:operatorNamespace": "neon-checkpoints",
-    f"{PROJECT}:operatorSecretName": "neon-api",
+    f"{PROJECT}:operatorSecretName": "neon-checkpoints",  # the Helm chart's existingSecret.name default
 }
 
 

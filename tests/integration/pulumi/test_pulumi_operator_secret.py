@@ -34,9 +34,9 @@ def test_up_writes_the_operator_secret_and_destroy_removes_it(
         up = ws.up()
         assert emulator.api_key not in up.stdout + up.stderr
         outputs = ws.outputs(show_secrets=True)
-        assert outputs["operator_secret"] == "ckpt-ops/neon-api"
+        assert outputs["operator_secret"] == "ckpt-ops/neon-checkpoints"
 
-        got = kube_cluster.kubectl("get", "secret", "neon-api", "-n", "ckpt-ops", "-o", "json")
+        got = kube_cluster.kubectl("get", "secret", "neon-checkpoints", "-n", "ckpt-ops", "-o", "json")
         data = {k: base64.b64decode(v).decode() for k, v in json.loads(got.stdout)["data"].items()}
         assert data == {
             "NEON_API_URL": emulator.url,
@@ -46,5 +46,5 @@ def test_up_writes_the_operator_secret_and_destroy_removes_it(
         assert ws.preview_changes() == {"same": 17}
     finally:
         ws.destroy()
-    gone = kube_cluster.kubectl("get", "secret", "neon-api", "-n", "ckpt-ops", check=False)
+    gone = kube_cluster.kubectl("get", "secret", "neon-checkpoints", "-n", "ckpt-ops", check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr

@@ -139,7 +139,7 @@ def test_a_kubeconfig_adds_the_operator_secret(mocks: RecordingMocks) -> None:
         secrets = [r for r in mocks.resources if r.typ.endswith("OperatorSecret")]
         assert len(secrets) == 1
         inputs = secrets[0].inputs
-        assert (inputs["namespace"], inputs["name"]) == ("ops", "neon-api")
+        assert (inputs["namespace"], inputs["name"]) == ("ops", "neon-checkpoints")
         # It holds secrets, so the whole map reaches the engine as a secret value.
         assert inputs["string_data"][SECRET_SIG] == SECRET_SIG_VALUE
         data = inputs["string_data"]["value"]
