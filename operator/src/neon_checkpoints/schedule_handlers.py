@@ -95,11 +95,14 @@ class ScheduleRunner:
         )
         update: dict[str, Any] = {"schedule": spec.trigger.describe()}
         if plan.due is not None:
-            name = await self._run(spec, plan.due, plan.skipped_runs, last_run)
-            update.update(lastRunTime=rfc3339(plan.due), lastCheckpointName=name)
+            made = await self._run(spec, plan.due, plan.skipped_runs, last_run)
+            # Recorded even when skipped (name taken), so the run is not attempted again.
+            update["lastRunTime"] = rfc3339(plan.due)
+            if made is not None:
+                update["lastCheckpointName"] = made
+                owned.append(OwnedCheckpoint(made, plan.due, None))
             # Record the run before retention, so a crash in between still leaves it recorded.
             await self._patch(update)
-            owned.append(OwnedCheckpoint(name, plan.due, None))
         elif last_run is not None and not status.get("lastRunTime"):
             update["lastRunTime"] = rfc3339(last_run)
         if spec.suspend:
@@ -121,7 +124,8 @@ class ScheduleRunner:
 
     async def _run(
         self, spec: ScheduleSpec, due: dt.datetime, skipped: bool, last_run: dt.datetime | None
-    ) -> str:
+    ) -> str | None:
+        """Create the run's Checkpoint; its name, or None when that name belongs to another owner."""
         manifest = checkpoint_manifest(self.ref, spec.template, due)
         name: str = manifest["metadata"]["name"]
         try:
@@ -137,8 +141,8 @@ class ScheduleRunner:
                     reason="NameTaken",
                     message=f"Checkpoint {name} is not this schedule's; run {rfc3339(due)} skipped",
                 )
-            else:
-                self.logger.info("Checkpoint %s for the run at %s already exists", name, rfc3339(due))
+                return None
+            self.logger.info("Checkpoint %s for the run at %s already exists", name, rfc3339(due))
             return name
         note = ""
         if skipped and last_run is not None:
