@@ -215,6 +215,20 @@ def snapshot_ids(emulator: EmulatorServer, project_id: str) -> set[str]:
         return {s.id for s in neon.list_snapshots(project_id)}
 
 
+def wait_restore_phase(installed: Installed, name: str, op: Operator, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        out = installed.kube.kubectl(
+            "-n", installed.mode.apps, "get", "checkpointrestore", name, "-o", "json"
+        )
+        body = json.loads(out.stdout)
+        if body.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"{name} never finished: {body.get('status')}\n{op.log()[-4000:]}")
+
+
 def example(name: str, project_id: str, **replace: str) -> str:
     text = (REPO_ROOT / "examples" / name).read_text().replace("gentle-river-202020", project_id)
     for old, new in replace.items():
@@ -226,7 +240,8 @@ def test_checkpoints_become_ready_and_are_deleted_under_the_chart_service_accoun
     installed: Installed, operator: Operator, emulator: EmulatorServer
 ) -> None:
     """Two Checkpoints: one with the operator's key, one with a tenant key read from a Secret in the watched
-    namespace (examples/checkpoint-tenant-key.yaml), so the Secret read goes through RBAC too."""
+    namespace (examples/checkpoint-tenant-key.yaml), so the Secret read goes through RBAC too; then a Preview
+    restore, which writes a Secret and deletes it again."""
     kube, apps = installed.kube, installed.mode.apps
     wait_healthy(operator)
     project_id = create_project(emulator, f"helm-{installed.mode.release}")
@@ -260,6 +275,29 @@ def test_checkpoints_become_ready_and_are_deleted_under_the_chart_service_accoun
         ).stdout
     )["items"]
     assert events, "no Event for the Checkpoint"
+
+    # A Preview restore writes its connection-URI Secret; deleting the restore deletes branch and Secret.
+    preview = example(
+        "checkpointrestore-preview.yaml", project_id, **{"name: v2": "name: v1", "v2-preview": "v1-preview"}
+    )
+    kube.kubectl("-n", apps, "apply", "-f", "-", input=preview)
+    restore = wait_restore_phase(installed, "preview-v2", operator)
+    assert restore["status"]["phase"] == "Succeeded", restore["status"]
+    secret = json.loads(kube.kubectl("-n", apps, "get", "secret", "v1-preview", "-o", "json").stdout)
+    assert "uri" in secret["data"]
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == restore["metadata"]["uid"]
+    kube.kubectl("-n", apps, "delete", "checkpointrestore", "preview-v2", "--wait=false")
+    gone = kube.kubectl(
+        "-n",
+        apps,
+        "wait",
+        "--for=delete",
+        "checkpointrestore/preview-v2",
+        "--timeout=60s",
+        check=False,
+        timeout=90,
+    )
+    assert gone.returncode == 0, f"{gone.stderr}\n{operator.log()[-4000:]}"
 
     # Deleting goes through the operator's finalizer: the snapshots go (deletionPolicy defaults to Delete).
     kube.kubectl("-n", apps, "delete", "checkpoint", *names, "--wait=false")
