@@ -201,3 +201,49 @@ def test_cron_the_apiserver_accepts_but_never_fires_is_reported(
     [event] = [e for e in harness.events("feb30") if e["reason"] == "InvalidSchedule"]
     assert event["type"] == "Warning"
     assert schedules.owned(schedule) == []
+
+
+def test_retention_never_deletes_a_checkpoint_a_restore_in_progress_needs(
+    harness: Harness, schedules: Schedules
+) -> None:
+    project = harness.create_project()
+    harness.start_operator(**FAST)
+    schedule = schedules.create("held", project, "every: 3s", "  retention: {keepLast: 1}")
+    [first] = eventually(lambda: schedules.ready(schedule), timeout=60, what="a first Ready run", h=harness)
+    needed = first["metadata"]["name"]
+    # A restore of it that stays in progress: its API-key Secret does not exist (yet), so it waits.
+    applied = harness.apply(f"""
+apiVersion: neoncheckpoints.dev/v1alpha1
+kind: CheckpointRestore
+metadata: {{name: waiting}}
+spec:
+  checkpointRef: {{name: {needed}}}
+  credentialsSecretRef: {{name: not-there-yet}}
+""")
+    assert applied.returncode == 0, applied.stderr
+    runs: set[str] = set()
+
+    def three_more_runs() -> bool:
+        runs.add(schedules.status("held").get("lastCheckpointName") or needed)
+        return len(runs - {needed}) >= 3
+
+    eventually(three_more_runs, timeout=60, what="three more runs", h=harness)
+    schedules.patch("held", '{"spec":{"suspend":true}}')
+
+    def settled() -> list[str] | None:
+        owned, ready = schedules.owned(schedule), schedules.ready(schedule)
+        return [c["metadata"]["name"] for c in owned] if len(owned) == len(ready) == 2 else None
+
+    kept = eventually(settled, timeout=60, what="the newest run plus the one the restore needs", h=harness)
+    assert kept[0] == needed
+    restore = harness.get("checkpointrestore", "waiting")
+    assert restore.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+
+    # Once the restore is gone, retention removes it.
+    harness.kubectl("delete", "checkpointrestore", "waiting", "--timeout=60s")
+    eventually(
+        lambda: [c["metadata"]["name"] for c in schedules.owned(schedule)] == kept[1:],
+        timeout=60,
+        what="the no longer needed checkpoint deleted",
+        h=harness,
+    )
