@@ -7,10 +7,10 @@ Providers are pickled into the stack state, so they hold no client and no key: t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pulumi
 
@@ -25,6 +25,9 @@ logging.getLogger("neon_api").addHandler(logging.NullHandler())
 
 CREDENTIAL_KEYS = ("api_url", "api_key")
 OPERATION_TIMEOUT = 300.0
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class ProviderError(Exception):
@@ -45,8 +48,10 @@ class ApiAccess:
 
 
 @contextmanager
-def neon_call(action: str, access: ApiAccess) -> Iterator[NeonClient]:
-    """A client for one provider call; Neon errors become a ProviderError that names what to fix."""
+def neon_call(action: str, props: Mapping[str, Any]) -> Iterator[NeonClient]:
+    """A client for one provider call, built from the resource's inputs `props`; Neon errors become a
+    ProviderError that names what to fix."""
+    access = ApiAccess.from_props(props)
     try:
         with access.client() as client:
             yield client
@@ -73,6 +78,25 @@ def wait(client: NeonClient, project_id: str, operations: tuple[models.Operation
         client.wait_for_operations(project_id, operations, timeout=OPERATION_TIMEOUT)
 
 
+@contextmanager
+def undo_on_failure(undo: Callable[[], object]) -> Iterator[None]:
+    """Keeps `create` transactional: what the block set up is removed again when it fails, rather than left
+    behind in Neon unmanaged."""
+    try:
+        yield
+    except BaseException:
+        undo()
+        raise
+
+
+def if_exists(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+    """`call(...)`, or None when Neon answers that the object is gone (404)."""
+    try:
+        return call(*args, **kwargs)
+    except errors.NotFound:
+        return None
+
+
 def require_branch(client: NeonClient, project_id: str, name: str) -> models.Branch:
     """The branch named `name` NOW: its id changes with every finalized restore, so it is never stored."""
     branch = client.find_branch(project_id, name)
@@ -81,13 +105,15 @@ def require_branch(client: NeonClient, project_id: str, name: str) -> models.Bra
     return branch
 
 
-def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any], keys: tuple[str, ...]) -> list[str]:
-    return [k for k in keys if olds.get(k) != news.get(k)]
-
-
-def public_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The resource's inputs without the serialized provider (the SDK adds it back)."""
-    return {k: v for k, v in props.items() if k != "__provider"}
+def call_on_branch(
+    client: NeonClient, props: Mapping[str, Any], call: Callable[[str, str, str], T]
+) -> T | None:
+    """`call(project_id, branch_id, name)` for the object `props` names on the branch it names by NAME; None
+    when the branch or the object is gone."""
+    branch = client.find_branch(props["project_id"], props["branch_name"])
+    if branch is None:
+        return None
+    return if_exists(call, props["project_id"], branch.id, props["name"])
 
 
 def secret_outputs(opts: pulumi.ResourceOptions | None, *names: str) -> pulumi.ResourceOptions:

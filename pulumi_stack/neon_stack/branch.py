@@ -24,15 +24,14 @@ from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
 from .access import (
     CREDENTIAL_KEYS,
-    ApiAccess,
     ProviderError,
-    changed_keys,
     neon_call,
-    public_inputs,
     require_branch,
     secret_outputs,
+    undo_on_failure,
     wait,
 )
+from .inputs import diff_inputs, public_inputs
 
 IMMUTABLE = ("project_id", "parent_name")
 OLD_SUFFIX = " (old)"
@@ -54,7 +53,7 @@ class BranchProvider(_ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         project_id, name = props["project_id"], props["name"]
-        with neon_call(f"creating branch {name!r}", ApiAccess.from_props(props)) as client:
+        with neon_call(f"creating branch {name!r}", props) as client:
             existing = client.find_branch(project_id, name)
             if existing is not None:
                 if not existing.default:
@@ -67,35 +66,29 @@ class BranchProvider(_ResourceProvider):
                 if props.get("parent_name"):
                     parent_id = require_branch(client, project_id, props["parent_name"]).id
                 created = client.create_branch(project_id, name=name, parent_id=parent_id)
-                try:
+                with undo_on_failure(lambda: client.delete_branch(project_id, created.branch.id)):
                     wait(client, project_id, created.operations)
-                except BaseException:
-                    client.delete_branch(project_id, created.branch.id)
-                    raise
                 adopted = False
         outs = {**public_inputs(props), "adopted": adopted}
         return CreateResult(branch_resource_id(project_id, name), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with neon_call(f"reading branch {props['name']!r}", ApiAccess.from_props(props)) as client:
+        with neon_call(f"reading branch {props['name']!r}", props) as client:
             if client.find_branch(props["project_id"], props["name"]) is None:
                 return ReadResult("", {})
         return ReadResult(id_, public_inputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = changed_keys(olds, news, IMMUTABLE)
-        renamed = changed_keys(olds, news, ("name",))
-        if not olds.get("adopted"):
-            # A branch we created is replaced; the adopted root branch (production) is renamed in place:
-            # replacing it would mean replacing the project and its data.
-            replaces += renamed
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS) + renamed
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+        # A branch we created is replaced when renamed; the adopted root branch (production) is renamed in
+        # place: replacing it would mean replacing the project and its data.
+        renamed_in_place = bool(olds.get("adopted"))
+        immutable = IMMUTABLE if renamed_in_place else (*IMMUTABLE, "name")
+        return diff_inputs(olds, news, replace=immutable, update=(*CREDENTIAL_KEYS, "name"))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         project_id = news["project_id"]
         if olds.get("name") != news["name"]:
-            with neon_call(f"renaming branch {olds.get('name')!r}", ApiAccess.from_props(news)) as client:
+            with neon_call(f"renaming branch {olds.get('name')!r}", news) as client:
                 branch = require_branch(client, project_id, olds["name"])
                 renamed = client.update_branch(project_id, branch.id, name=news["name"])
                 wait(client, project_id, renamed.operations)
@@ -105,7 +98,7 @@ class BranchProvider(_ResourceProvider):
         if props.get("adopted"):
             return  # the root branch goes with its project
         project_id, name = props["project_id"], props["name"]
-        with neon_call(f"deleting branch {name!r}", ApiAccess.from_props(props)) as client:
+        with neon_call(f"deleting branch {name!r}", props) as client:
             branch = client.find_branch(project_id, name)
             if branch is not None:
                 wait(client, project_id, client.delete_branch(project_id, branch.id))

@@ -14,26 +14,15 @@ from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
 from neon_api import NeonClient, errors
 
-from .access import (
-    ApiAccess,
-    ProviderError,
-    changed_keys,
-    neon_call,
-    public_inputs,
-    require_branch,
-    secret_outputs,
-)
+from .access import CREDENTIAL_KEYS, ProviderError, neon_call, require_branch, secret_outputs
+from .inputs import diff_inputs, public_inputs
 
-INPUTS = (
-    "api_url",
-    "api_key",
-    "project_id",
-    "branch_name",
-    "endpoint_id",
-    "database_name",
-    "role_name",
-    "role_password",
-)
+# Every input may change in place: the URL is simply fetched again.
+UPDATABLE = ("project_id", "branch_name", "endpoint_id", "database_name", "role_name", "role_password")
+
+
+def _action(props: dict[str, Any]) -> str:
+    return f"getting the URL of database {props['database_name']!r}"
 
 
 def _uri(client: NeonClient, props: dict[str, Any]) -> str:
@@ -47,36 +36,32 @@ def _uri(client: NeonClient, props: dict[str, Any]) -> str:
     )
 
 
+def _fetch(props: dict[str, Any]) -> dict[str, Any]:
+    with neon_call(_action(props), props) as client:
+        return {**public_inputs(props), "uri": _uri(client, props)}
+
+
 class ConnectionUriProvider(_ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        with neon_call(
-            f"getting the URL of database {props['database_name']!r}", ApiAccess.from_props(props)
-        ) as c:
-            uri = _uri(c, props)
         resource_id = (
             f"{props['project_id']}/{props['branch_name']}/{props['database_name']}/{props['role_name']}"
         )
-        return CreateResult(resource_id, {**public_inputs(props), "uri": uri})
+        return CreateResult(resource_id, _fetch(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with neon_call(
-            f"getting the URL of database {props['database_name']!r}", ApiAccess.from_props(props)
-        ) as c:
+        with neon_call(_action(props), props) as client:
             try:
-                uri = _uri(c, props)
+                uri = _uri(client, props)
             except (errors.NotFound, ProviderError):
                 # The branch, database, role or endpoint is gone: so is this URL; `up` makes it again.
                 return ReadResult("", {})
         return ReadResult(id_, {**public_inputs(props), "uri": uri})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return DiffResult(changes=bool(changed_keys(olds, news, INPUTS)), replaces=[])
+        return diff_inputs(olds, news, replace=(), update=CREDENTIAL_KEYS + UPDATABLE)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        with neon_call(
-            f"getting the URL of database {news['database_name']!r}", ApiAccess.from_props(news)
-        ) as c:
-            return UpdateResult({**public_inputs(news), "uri": _uri(c, news)})
+        return UpdateResult(_fetch(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None  # nothing exists in Neon for a URL

@@ -16,18 +16,16 @@ from pulumi.dynamic import (
 )
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from neon_api import errors
-
 from .access import (
     CREDENTIAL_KEYS,
-    ApiAccess,
-    changed_keys,
+    call_on_branch,
     neon_call,
-    public_inputs,
     require_branch,
     secret_outputs,
+    undo_on_failure,
     wait,
 )
+from .inputs import diff_inputs, public_inputs
 from .role import SQL_NAME, branch_object_id
 
 # neon_api has no call to change a database's owner, so every field but the credentials replaces it.
@@ -47,48 +45,31 @@ class DatabaseProvider(_ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         project_id, name = props["project_id"], props["name"]
-        with neon_call(f"creating database {name!r}", ApiAccess.from_props(props)) as client:
+        with neon_call(f"creating database {name!r}", props) as client:
             branch = require_branch(client, project_id, props["branch_name"])
             created = client.create_database(project_id, branch.id, name, owner_name=props["owner_name"])
-            try:
+            with undo_on_failure(lambda: client.delete_database(project_id, branch.id, name)):
                 wait(client, project_id, created.operations)
-            except BaseException:
-                client.delete_database(project_id, branch.id, name)
-                raise
         return CreateResult(branch_object_id(project_id, props["branch_name"], name), public_inputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        project_id = props["project_id"]
-        with neon_call(f"reading database {props['name']!r}", ApiAccess.from_props(props)) as client:
-            branch = client.find_branch(project_id, props["branch_name"])
-            if branch is None:
-                return ReadResult("", {})
-            try:
-                database = client.get_database(project_id, branch.id, props["name"])
-            except errors.NotFound:
-                return ReadResult("", {})
+        with neon_call(f"reading database {props['name']!r}", props) as client:
+            database = call_on_branch(client, props, client.get_database)
+        if database is None:
+            return ReadResult("", {})
         # A changed owner shows up as drift and is repaired by the next `pulumi up`.
         return ReadResult(id_, {**public_inputs(props), "owner_name": database.owner_name})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS + FOLLOWS)
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=CREDENTIAL_KEYS + FOLLOWS)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(public_inputs(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        project_id = props["project_id"]
-        with neon_call(f"deleting database {props['name']!r}", ApiAccess.from_props(props)) as client:
-            branch = client.find_branch(project_id, props["branch_name"])
-            if branch is None:
-                return
-            try:
-                operations = client.delete_database(project_id, branch.id, props["name"])
-            except errors.NotFound:
-                return
-            wait(client, project_id, operations)
+        with neon_call(f"deleting database {props['name']!r}", props) as client:
+            operations = call_on_branch(client, props, client.delete_database)
+            wait(client, props["project_id"], operations or ())
 
 
 class NeonDatabase(Resource, module="neon", name="Database"):

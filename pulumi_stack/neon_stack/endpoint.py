@@ -21,18 +21,16 @@ from pulumi.dynamic import (
 )
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from neon_api import errors
-
 from .access import (
     CREDENTIAL_KEYS,
-    ApiAccess,
-    changed_keys,
+    if_exists,
     neon_call,
-    public_inputs,
     require_branch,
     secret_outputs,
+    undo_on_failure,
     wait,
 )
+from .inputs import diff_inputs, public_inputs
 
 # `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
 # replacement, which would drop the data.
@@ -50,9 +48,7 @@ class EndpointProvider(_ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         project_id, kind = props["project_id"], props["type"]
-        with neon_call(
-            f"creating an endpoint on {props['branch_name']!r}", ApiAccess.from_props(props)
-        ) as client:
+        with neon_call(f"creating an endpoint on {props['branch_name']!r}", props) as client:
             branch = require_branch(client, project_id, props["branch_name"])
             existing = [e for e in client.list_endpoints(project_id, branch_id=branch.id) if e.type == kind]
             if kind == "read_write" and existing:
@@ -60,39 +56,29 @@ class EndpointProvider(_ResourceProvider):
             else:
                 created = client.create_endpoint(project_id, branch.id, type=kind)
                 endpoint, adopted = created.value, False
-                try:
+                with undo_on_failure(lambda: client.delete_endpoint(project_id, endpoint.id)):
                     wait(client, project_id, created.operations)
-                except BaseException:
-                    client.delete_endpoint(project_id, endpoint.id)
-                    raise
         outs = {**public_inputs(props), "endpoint_id": endpoint.id, "host": endpoint.host, "adopted": adopted}
         return CreateResult(endpoint.id, outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with neon_call(f"reading endpoint {id_}", ApiAccess.from_props(props)) as client:
-            try:
-                endpoint = client.get_endpoint(props["project_id"], id_)
-            except errors.NotFound:
-                return ReadResult("", {})
+        with neon_call(f"reading endpoint {id_}", props) as client:
+            endpoint = if_exists(client.get_endpoint, props["project_id"], id_)
+        if endpoint is None:
+            return ReadResult("", {})
         return ReadResult(id_, {**public_inputs(props), "endpoint_id": endpoint.id, "host": endpoint.host})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS + FOLLOWS)
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=CREDENTIAL_KEYS + FOLLOWS)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         keep = {k: olds.get(k) for k in ("host", "adopted")}
         return UpdateResult({**public_inputs(news), **keep, "endpoint_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        project_id = props["project_id"]
-        with neon_call(f"deleting endpoint {id_}", ApiAccess.from_props(props)) as client:
-            try:
-                operations = client.delete_endpoint(project_id, id_)
-            except errors.NotFound:
-                return  # the whole project is already gone
-            wait(client, project_id, operations)
+        with neon_call(f"deleting endpoint {id_}", props) as client:
+            # An endpoint that is already gone (with its whole project, say) counts as deleted.
+            wait(client, props["project_id"], client.delete_endpoint(props["project_id"], id_))
 
 
 class NeonEndpoint(Resource, module="neon", name="Endpoint"):

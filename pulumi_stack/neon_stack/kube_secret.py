@@ -16,7 +16,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from .access import ProviderError, changed_keys
+from .access import ProviderError
+from .inputs import diff_inputs
 
 INPUTS = ("kubeconfig", "namespace", "name", "string_data")
 KUBECTL_TIMEOUT = 60.0
@@ -80,9 +81,7 @@ class KubeSecretProvider(_ResourceProvider):
         return ReadResult(id_, {**_inputs(props), "string_data": live})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = changed_keys(olds, news, ("kubeconfig", "namespace", "name"))
-        changes = changed_keys(olds, news, INPUTS)
-        return DiffResult(changes=bool(changes), replaces=replaces, delete_before_replace=True)
+        return diff_inputs(olds, news, replace=("kubeconfig", "namespace", "name"), update=("string_data",))
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         _apply(news)

@@ -16,9 +16,8 @@ from pulumi.dynamic import (
 )
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from neon_api import errors
-
-from .access import CREDENTIAL_KEYS, ApiAccess, changed_keys, neon_call, public_inputs, secret_outputs, wait
+from .access import CREDENTIAL_KEYS, if_exists, neon_call, secret_outputs, undo_on_failure, wait
+from .inputs import diff_inputs, public_inputs
 
 IMMUTABLE = ("region_id", "pg_version")
 # `root_branch_name` only names the root branch at creation; renaming it later is the Branch resource's job
@@ -36,8 +35,7 @@ class ProjectProvider(_ResourceProvider):
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        access = ApiAccess.from_props(props)
-        with neon_call(f"creating Neon project {props['name']!r}", access) as client:
+        with neon_call(f"creating Neon project {props['name']!r}", props) as client:
             created = client.create_project(
                 name=props["name"],
                 region_id=props.get("region_id") or None,
@@ -45,36 +43,29 @@ class ProjectProvider(_ResourceProvider):
                 branch_name=props["root_branch_name"],
             )
             project_id = created.project.id
-            try:
+            with undo_on_failure(lambda: client.delete_project(project_id)):
                 wait(client, project_id, created.operations)
-            except BaseException:
-                # Transactional create: a project whose set-up failed is removed, not left behind unmanaged.
-                client.delete_project(project_id)
-                raise
         return CreateResult(project_id, {**public_inputs(props), "project_id": project_id})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        with neon_call(f"reading Neon project {id_}", ApiAccess.from_props(props)) as client:
-            try:
-                project = client.get_project(id_)
-            except errors.NotFound:
-                return ReadResult("", {})
+        with neon_call(f"reading Neon project {id_}", props) as client:
+            project = if_exists(client.get_project, id_)
+        if project is None:
+            return ReadResult("", {})
         return ReadResult(id_, {**public_inputs(props), "name": project.name, "project_id": project.id})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, UPDATABLE + CREDENTIAL_KEYS)
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=UPDATABLE + CREDENTIAL_KEYS)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if olds.get("name") != news["name"]:
-            with neon_call(f"renaming Neon project {id_}", ApiAccess.from_props(news)) as client:
+            with neon_call(f"renaming Neon project {id_}", news) as client:
                 renamed = client.update_project(id_, name=news["name"])
                 wait(client, id_, renamed.operations)
         return UpdateResult({**public_inputs(news), "project_id": id_})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        with neon_call(f"deleting Neon project {id_}", ApiAccess.from_props(props)) as client:
+        with neon_call(f"deleting Neon project {id_}", props) as client:
             client.delete_project(id_)
 
 

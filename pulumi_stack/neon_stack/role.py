@@ -17,18 +17,16 @@ from pulumi.dynamic import (
 )
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from neon_api import errors
-
 from .access import (
     CREDENTIAL_KEYS,
-    ApiAccess,
-    changed_keys,
+    call_on_branch,
     neon_call,
-    public_inputs,
     require_branch,
     secret_outputs,
+    undo_on_failure,
     wait,
 )
+from .inputs import diff_inputs, public_inputs
 
 # `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
 # replacement, which would drop the data.
@@ -53,49 +51,32 @@ class RoleProvider(_ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         project_id, name = props["project_id"], props["name"]
-        with neon_call(f"creating role {name!r}", ApiAccess.from_props(props)) as client:
+        with neon_call(f"creating role {name!r}", props) as client:
             branch = require_branch(client, project_id, props["branch_name"])
             created = client.create_role(project_id, branch.id, name)
-            try:
+            with undo_on_failure(lambda: client.delete_role(project_id, branch.id, name)):
                 wait(client, project_id, created.operations)
                 password = created.value.password or client.reveal_role_password(project_id, branch.id, name)
-            except BaseException:
-                client.delete_role(project_id, branch.id, name)
-                raise
         outs = {**public_inputs(props), "password": password}
         return CreateResult(branch_object_id(project_id, props["branch_name"], name), outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        project_id = props["project_id"]
-        with neon_call(f"reading role {props['name']!r}", ApiAccess.from_props(props)) as client:
-            branch = client.find_branch(project_id, props["branch_name"])
-            if branch is None:
-                return ReadResult("", {})
-            try:
-                client.get_role(project_id, branch.id, props["name"])
-            except errors.NotFound:
-                return ReadResult("", {})
+        with neon_call(f"reading role {props['name']!r}", props) as client:
+            role = call_on_branch(client, props, client.get_role)
+        if role is None:
+            return ReadResult("", {})
         return ReadResult(id_, public_inputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = changed_keys(olds, news, IMMUTABLE)
-        updates = changed_keys(olds, news, CREDENTIAL_KEYS + FOLLOWS)
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=CREDENTIAL_KEYS + FOLLOWS)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult({**public_inputs(news), "password": olds.get("password")})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        project_id = props["project_id"]
-        with neon_call(f"deleting role {props['name']!r}", ApiAccess.from_props(props)) as client:
-            branch = client.find_branch(project_id, props["branch_name"])
-            if branch is None:
-                return
-            try:
-                operations = client.delete_role(project_id, branch.id, props["name"])
-            except errors.NotFound:
-                return
-            wait(client, project_id, operations)
+        with neon_call(f"deleting role {props['name']!r}", props) as client:
+            operations = call_on_branch(client, props, client.delete_role)
+            wait(client, props["project_id"], operations or ())
 
 
 class NeonRole(Resource, module="neon", name="Role"):
