@@ -66,7 +66,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def poll_delays(first: float = 0.02, factor: float = 1.6, ceiling: float = 2.0) -> Iterator[float]:
+POLL_CEILING = 2.0  # seconds between polls of a long operation, by default
+
+
+def poll_delays(first: float = 0.02, factor: float = 1.6, ceiling: float = POLL_CEILING) -> Iterator[float]:
     """Operation polling intervals: tens of milliseconds first (emulator ops finish fast), then up to ~2 s."""
     delay = first
     while True:

@@ -76,6 +76,14 @@ def test_running_until_the_deadline_is_a_timeout(make_client, fake_time):
     assert len(fake_time.sleeps) < 20
 
 
+def test_a_lower_poll_ceiling_notices_completion_sooner(make_client, fake_time):
+    handler, _ = statuses({"op-1": ["running"] * 30 + ["finished"]})
+    client = make_client(handler)
+    client.wait_for_operations("proj-1", ["op-1"], max_interval=0.25)
+    assert max(fake_time.sleeps) == 0.25
+    assert fake_time.sleeps[0] == pytest.approx(0.02)
+
+
 def test_already_finished_operations_need_no_request(make_client):
     op = Operation.from_json(operation_json("op-1", "finished"))
 

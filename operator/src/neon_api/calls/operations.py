@@ -9,7 +9,7 @@ from neon_api.calls.pages import collect
 from neon_api.errors import OperationFailed, OperationTimeout
 from neon_api.models import Operation
 from neon_api.protocol import Exchange, Request, Step, clock, path, send
-from neon_api.retry import poll_delays
+from neon_api.retry import POLL_CEILING, poll_delays
 
 OPERATIONS_PAGE = 1000  # the API's maximum `limit` for GET /operations
 
@@ -34,14 +34,19 @@ def list_operations(project_id: str) -> Exchange[list[Operation]]:
 
 
 def wait_for_operations(
-    project_id: str, operations: Iterable[Operation | str], *, timeout: float = 300.0
+    project_id: str,
+    operations: Iterable[Operation | str],
+    *,
+    timeout: float = 300.0,
+    max_interval: float = POLL_CEILING,
 ) -> Exchange[tuple[Operation, ...]]:
     """Poll every operation until all succeed (`finished`/`skipped`); return them in the order given.
 
     `error`/`cancelled` raise OperationFailed at once. `failed` keeps being polled (Neon may retry it) and
     becomes OperationFailed only at the deadline; anything else still running then is OperationTimeout.
     Unknown statuses count as in progress. Pending operations are polled together in one step, so the
-    async client polls them concurrently.
+    async client polls them concurrently. Polls start tens of milliseconds apart and back off to
+    `max_interval`: a lower ceiling notices completion sooner at the cost of more GETs.
     """
     latest: dict[str, Operation | None] = {}
     for item in operations:
@@ -50,7 +55,7 @@ def wait_for_operations(
         else:
             latest[item.id] = item
     deadline = (yield from clock()) + timeout
-    delays = poll_delays()
+    delays = poll_delays(ceiling=max_interval)
     # Bare ids have never been seen: look at them right away. Known in-progress ones had no time to move yet.
     delay = 0.0 if any(op is None for op in latest.values()) else next(delays)
     while True:
