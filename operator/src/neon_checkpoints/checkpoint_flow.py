@@ -107,7 +107,8 @@ class CheckpointFlow:
                         tuple(op for op in recent if op.in_progress and op.created_at >= snapshot.created_at)
                     )
                 self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
-        branch_name = spec.branch or (observed.branch.name if observed.branch else "")
+        resolved = observed.branch.name if observed.branch else self.status.get("branch")
+        branch_name = spec.branch or resolved or ""
         await self.status.record(
             Step.SNAPSHOT_ACCEPTED,
             "SnapshotAccepted",

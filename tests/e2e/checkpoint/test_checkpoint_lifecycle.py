@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.e2e.checkpoint.conftest import Harness
@@ -65,6 +67,20 @@ def test_apply_makes_a_snapshot_a_meta_row_and_ready(harness: Harness) -> None:
     assert [r["name"] for r in rows] == ["v1", "v2"]
     assert rows[1]["parent_checkpoint_id"] == rows[0]["id"]
     assert harness.get("checkpoint", "v2")["status"]["parentCheckpointId"] == rows[0]["id"]
+
+    # Changing a mutable field is acknowledged (observedGeneration) without leaving Ready.
+    harness.kubectl("patch", "ckpt", "v1", "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}')
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        patched = harness.get("checkpoint", "v1")
+        if patched["status"]["observedGeneration"] == patched["metadata"]["generation"] == 2:
+            break
+        time.sleep(0.2)
+    [ready] = [c for c in patched["status"]["conditions"] if c["type"] == "Ready"]
+    assert (patched["status"]["phase"], ready["status"], ready["observedGeneration"]) == ("Ready", "True", 2)
+    assert harness.snapshot_names(project) == sorted(
+        f"ckpt-{harness.get('checkpoint', n)['metadata']['uid']}" for n in ("v1", "v2")
+    )
 
 
 def test_delete_policy_delete_removes_the_snapshot(harness: Harness) -> None:
