@@ -120,7 +120,10 @@ class CheckpointFlow:
             operations=recorded_ops,
         )
         finished = await client.wait_for_operations(
-            project, [op["id"] for op in recorded_ops], timeout=self.runtime.settings.operation_timeout
+            project,
+            [op["id"] for op in recorded_ops],
+            timeout=self.runtime.settings.operation_timeout,
+            max_interval=self.runtime.settings.operation_poll_interval,
         )
         # Neon fills lsn/timestamp once the snapshot is complete.
         snapshot = await client.find_snapshot(project, name) or snapshot
@@ -208,7 +211,10 @@ class CheckpointFlow:
             return
         operations = await client.delete_snapshot(spec.project_id, snapshot.id)
         await client.wait_for_operations(
-            spec.project_id, operations, timeout=self.runtime.settings.operation_timeout
+            spec.project_id,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            max_interval=self.runtime.settings.operation_poll_interval,
         )
         self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
 

@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Run the operator. Configuration comes from the environment: NEON_API_URL, NEON_API_KEY, "
             "META_DATABASE_URL, WATCH_NAMESPACES (comma-separated; empty = all), LOG_LEVEL, "
-            "NEON_OPERATION_TIMEOUT, PROJECT_LOCK_WAIT, META_DATABASE_POOL_SIZE."
+            "NEON_OPERATION_TIMEOUT, NEON_OPERATION_POLL_INTERVAL, PROJECT_LOCK_WAIT, "
+            "META_DATABASE_POOL_SIZE."
         ),
     )
     parser.add_argument(

@@ -191,7 +191,10 @@ class RestoreFlow:
                     snapshotId=snapshot_id,
                 )
         finished = await client.wait_for_operations(
-            project, operations, timeout=self.runtime.settings.operation_timeout
+            project,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            max_interval=self.runtime.settings.operation_poll_interval,
         )
         await self._complete(spec, checkpoint, client, branch, intent, finished)
 
@@ -315,7 +318,12 @@ class RestoreFlow:
                 raise
             self.logger.warning("could not delete the replaced branch %s: %s", branch_id, exc.message)
             return f"; the replaced branch was kept: Neon refused to delete it ({exc.status}: {exc.message})"
-        await client.wait_for_operations(project, operations, timeout=self.runtime.settings.operation_timeout)
+        await client.wait_for_operations(
+            project,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            max_interval=self.runtime.settings.operation_poll_interval,
+        )
         self.logger.info("replaced branch %s deleted (oldBranchPolicy Delete)", branch_id)
         return "; the replaced branch was deleted"
 
@@ -384,7 +392,12 @@ class RestoreFlow:
         if branch is None:
             return
         operations = await client.delete_branch(project, branch.id)
-        await client.wait_for_operations(project, operations, timeout=self.runtime.settings.operation_timeout)
+        await client.wait_for_operations(
+            project,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            max_interval=self.runtime.settings.operation_poll_interval,
+        )
         self.logger.info("preview branch %s deleted", branch.id)
 
     # -- shared ---------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class Settings:
     watch_namespaces: tuple[str, ...] = ()
     log_level: str = "INFO"
     operation_timeout: float = 300.0
+    # Ceiling of the operation-poll backoff: how late at most the operator notices that Neon finished.
+    operation_poll_interval: float = 0.25
     # How long a flow waits (phase Queued) for another flow on the same Neon project before retrying later.
     project_lock_wait: float = 30.0
     meta_pool_size: int = 10
@@ -114,6 +116,7 @@ class Settings:
             problems.append(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
 
         operation_timeout = number("NEON_OPERATION_TIMEOUT", 300.0, minimum=1.0)
+        operation_poll_interval = number("NEON_OPERATION_POLL_INTERVAL", 0.25, minimum=0.02)
         lock_wait = number("PROJECT_LOCK_WAIT", 30.0, minimum=0.0)
         pool_size = number("META_DATABASE_POOL_SIZE", 10, minimum=2)
         if pool_size != int(pool_size):
@@ -135,6 +138,7 @@ class Settings:
             watch_namespaces=namespaces,
             log_level=log_level,
             operation_timeout=operation_timeout,
+            operation_poll_interval=operation_poll_interval,
             project_lock_wait=lock_wait,
             meta_pool_size=int(pool_size),
             crash_after=crash_after,

@@ -29,6 +29,7 @@ def test_everything_set() -> None:
             "WATCH_NAMESPACES": "apps, tenants-a",
             "LOG_LEVEL": "debug",
             "NEON_OPERATION_TIMEOUT": "60",
+            "NEON_OPERATION_POLL_INTERVAL": "1.5",
             "PROJECT_LOCK_WAIT": "0",
             "META_DATABASE_POOL_SIZE": "4",
             "NEON_CHECKPOINTS_CRASH_AFTER": "snapshot-accepted",
@@ -38,6 +39,7 @@ def test_everything_set() -> None:
     assert settings.watch_namespaces == ("apps", "tenants-a")
     assert settings.log_level == "DEBUG"
     assert (settings.operation_timeout, settings.project_lock_wait, settings.meta_pool_size) == (60.0, 0.0, 4)
+    assert settings.operation_poll_interval == 1.5
     assert settings.crash_after == "snapshot-accepted"
 
 
@@ -54,6 +56,7 @@ def test_every_problem_is_reported_at_once() -> None:
                 "WATCH_NAMESPACES": "Apps,ok",
                 "LOG_LEVEL": "chatty",
                 "NEON_OPERATION_TIMEOUT": "soon",
+                "NEON_OPERATION_POLL_INTERVAL": "0",
                 "META_DATABASE_POOL_SIZE": "1",
                 "NEON_CHECKPOINTS_CRASH_AFTER": "somewhere",
             }
@@ -67,6 +70,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "WATCH_NAMESPACES",
         "LOG_LEVEL",
         "NEON_OPERATION_TIMEOUT",
+        "NEON_OPERATION_POLL_INTERVAL",
         "META_DATABASE_POOL_SIZE",
         "NEON_CHECKPOINTS_CRASH_AFTER",
     ]
