@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-import pulumi
-
 from neon_api import NeonClient, errors, models
 
 # The dynamic-provider gRPC server logs a full traceback for every exception a provider raises; the error
@@ -114,10 +112,3 @@ def call_on_branch(
     if branch is None:
         return None
     return if_exists(call, props["project_id"], branch.id, props["name"])
-
-
-def secret_outputs(opts: pulumi.ResourceOptions | None, *names: str) -> pulumi.ResourceOptions:
-    """Options that keep the API key (and any other named output) secret in the state."""
-    extra = pulumi.ResourceOptions(additional_secret_outputs=["api_key", *names])
-    merged: pulumi.ResourceOptions = pulumi.ResourceOptions.merge(opts, extra)
-    return merged

@@ -11,27 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from .access import (
-    CREDENTIAL_KEYS,
-    ProviderError,
-    neon_call,
-    require_branch,
-    secret_outputs,
-    undo_on_failure,
-    wait,
-)
+from .access import CREDENTIAL_KEYS, ProviderError, neon_call, require_branch, undo_on_failure, wait
 from .inputs import diff_inputs, public_inputs
+from .neon_resource import NeonApi, NeonResource
 
 IMMUTABLE = ("project_id", "parent_name")
 OLD_SUFFIX = " (old)"
@@ -104,7 +89,7 @@ class BranchProvider(_ResourceProvider):
                 wait(client, project_id, client.delete_branch(project_id, branch.id))
 
 
-class NeonBranch(Resource, module="neon", name="Branch"):
+class NeonBranch(NeonResource, module="neon", name="Branch"):
     project_id: pulumi.Output[str]
     name: pulumi.Output[str]
     adopted: pulumi.Output[bool]
@@ -112,20 +97,12 @@ class NeonBranch(Resource, module="neon", name="Branch"):
     def __init__(
         self,
         resource_name: str,
+        api: NeonApi,
         *,
-        api_url: pulumi.Input[str],
-        api_key: pulumi.Input[str],
         project_id: pulumi.Input[str],
         name: pulumi.Input[str],
         parent_name: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_url": api_url,
-            "api_key": api_key,
-            "project_id": project_id,
-            "name": name,
-            "parent_name": parent_name,
-            "adopted": None,
-        }
-        super().__init__(BranchProvider(), resource_name, props, secret_outputs(opts))
+        inputs = {"project_id": project_id, "name": name, "parent_name": parent_name}
+        super().__init__(BranchProvider(), resource_name, api, inputs, outputs=("adopted",), opts=opts)

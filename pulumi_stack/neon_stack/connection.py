@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
 from neon_api import NeonClient, errors
 
-from .access import CREDENTIAL_KEYS, ProviderError, neon_call, require_branch, secret_outputs
+from .access import CREDENTIAL_KEYS, ProviderError, neon_call, require_branch
 from .inputs import diff_inputs, public_inputs
+from .neon_resource import NeonResource, OnBranch
 
 # Every input may change in place: the URL is simply fetched again.
 UPDATABLE = ("project_id", "branch_name", "endpoint_id", "database_name", "role_name", "role_password")
@@ -67,34 +68,34 @@ class ConnectionUriProvider(_ResourceProvider):
         return None  # nothing exists in Neon for a URL
 
 
-class ConnectionUri(Resource, module="neon", name="ConnectionUri"):
+class ConnectionUri(NeonResource, module="neon", name="ConnectionUri"):
     uri: pulumi.Output[str]
 
     def __init__(
         self,
         resource_name: str,
+        where: OnBranch,
         *,
-        api_url: pulumi.Input[str],
-        api_key: pulumi.Input[str],
-        project_id: pulumi.Input[str],
-        branch_name: pulumi.Input[str],
         endpoint_id: pulumi.Input[str],
         database_name: pulumi.Input[str],
         role_name: pulumi.Input[str],
         role_password: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_url": api_url,
-            "api_key": api_key,
-            "project_id": project_id,
-            "branch_name": branch_name,
+        inputs = {
+            **where.inputs(),
             "endpoint_id": endpoint_id,
             "database_name": database_name,
             "role_name": role_name,
             "role_password": role_password,
-            "uri": None,
         }
+        secret = ("uri", "role_password")
         super().__init__(
-            ConnectionUriProvider(), resource_name, props, secret_outputs(opts, "uri", "role_password")
+            ConnectionUriProvider(),
+            resource_name,
+            where.api,
+            inputs,
+            outputs=("uri",),
+            secret=secret,
+            opts=opts,
         )

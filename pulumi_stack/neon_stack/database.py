@@ -5,33 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from .access import (
-    CREDENTIAL_KEYS,
-    call_on_branch,
-    neon_call,
-    require_branch,
-    secret_outputs,
-    undo_on_failure,
-    wait,
-)
+from .access import call_on_branch, neon_call, require_branch, undo_on_failure, wait
 from .inputs import diff_inputs, public_inputs
+from .neon_resource import ON_BRANCH_UPDATABLE, NeonResource, OnBranch
 from .role import SQL_NAME, branch_object_id
 
 # neon_api has no call to change a database's owner, so every field but the credentials replaces it.
-# `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
-# replacement, which would drop the data.
-FOLLOWS = ("branch_name",)
 IMMUTABLE = ("project_id", "name", "owner_name")
 
 
@@ -61,7 +43,7 @@ class DatabaseProvider(_ResourceProvider):
         return ReadResult(id_, {**public_inputs(props), "owner_name": database.owner_name})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, replace=IMMUTABLE, update=CREDENTIAL_KEYS + FOLLOWS)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=ON_BRANCH_UPDATABLE)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(public_inputs(news))
@@ -69,31 +51,21 @@ class DatabaseProvider(_ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with neon_call(f"deleting database {props['name']!r}", props) as client:
             operations = call_on_branch(client, props, client.delete_database)
-            wait(client, props["project_id"], operations or ())
+            wait(client, props["project_id"], operations or ())  # None: gone, with its branch
 
 
-class NeonDatabase(Resource, module="neon", name="Database"):
+class NeonDatabase(NeonResource, module="neon", name="Database"):
     name: pulumi.Output[str]
     owner_name: pulumi.Output[str]
 
     def __init__(
         self,
         resource_name: str,
+        where: OnBranch,
         *,
-        api_url: pulumi.Input[str],
-        api_key: pulumi.Input[str],
-        project_id: pulumi.Input[str],
-        branch_name: pulumi.Input[str],
         name: pulumi.Input[str],
         owner_name: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_url": api_url,
-            "api_key": api_key,
-            "project_id": project_id,
-            "branch_name": branch_name,
-            "name": name,
-            "owner_name": owner_name,
-        }
-        super().__init__(DatabaseProvider(), resource_name, props, secret_outputs(opts))
+        inputs = {**where.inputs(), "name": name, "owner_name": owner_name}
+        super().__init__(DatabaseProvider(), resource_name, where.api, inputs, opts=opts)

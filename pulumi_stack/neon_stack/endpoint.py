@@ -10,31 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from .access import (
-    CREDENTIAL_KEYS,
-    if_exists,
-    neon_call,
-    require_branch,
-    secret_outputs,
-    undo_on_failure,
-    wait,
-)
+from .access import if_exists, neon_call, require_branch, undo_on_failure, wait
 from .inputs import diff_inputs, public_inputs
+from .neon_resource import ON_BRANCH_UPDATABLE, NeonResource, OnBranch
 
-# `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
-# replacement, which would drop the data.
-FOLLOWS = ("branch_name",)
 IMMUTABLE = ("project_id", "type")
 TYPES = ("read_write", "read_only")
 
@@ -69,7 +51,7 @@ class EndpointProvider(_ResourceProvider):
         return ReadResult(id_, {**public_inputs(props), "endpoint_id": endpoint.id, "host": endpoint.host})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, replace=IMMUTABLE, update=CREDENTIAL_KEYS + FOLLOWS)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=ON_BRANCH_UPDATABLE)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         keep = {k: olds.get(k) for k in ("host", "adopted")}
@@ -81,29 +63,18 @@ class EndpointProvider(_ResourceProvider):
             wait(client, props["project_id"], client.delete_endpoint(props["project_id"], id_))
 
 
-class NeonEndpoint(Resource, module="neon", name="Endpoint"):
+class NeonEndpoint(NeonResource, module="neon", name="Endpoint"):
     endpoint_id: pulumi.Output[str]
     host: pulumi.Output[str]
 
     def __init__(
         self,
         resource_name: str,
+        where: OnBranch,
         *,
-        api_url: pulumi.Input[str],
-        api_key: pulumi.Input[str],
-        project_id: pulumi.Input[str],
-        branch_name: pulumi.Input[str],
         type: str = "read_write",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_url": api_url,
-            "api_key": api_key,
-            "project_id": project_id,
-            "branch_name": branch_name,
-            "type": type,
-            "endpoint_id": None,
-            "host": None,
-            "adopted": None,
-        }
-        super().__init__(EndpointProvider(), resource_name, props, secret_outputs(opts))
+        inputs = {**where.inputs(), "type": type}
+        outputs = ("endpoint_id", "host", "adopted")
+        super().__init__(EndpointProvider(), resource_name, where.api, inputs, outputs=outputs, opts=opts)

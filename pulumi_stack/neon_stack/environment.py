@@ -3,8 +3,6 @@ checkpoint environment built from two of them."""
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 import pulumi
 
 from .branch import NeonBranch
@@ -12,19 +10,10 @@ from .connection import ConnectionUri
 from .database import NeonDatabase
 from .endpoint import NeonEndpoint
 from .kube_secret import OperatorSecret
+from .neon_resource import NeonApi, OnBranch
 from .project import NeonProject
 from .role import NeonRole
 from .settings import META_BRANCH, StackSettings
-
-
-class _Access(TypedDict):
-    api_url: str
-    api_key: pulumi.Input[str]
-
-
-class _OnBranch(_Access):
-    project_id: pulumi.Output[str]
-    branch_name: pulumi.Output[str]
 
 
 class DatabaseSite(pulumi.ComponentResource):
@@ -48,10 +37,10 @@ class DatabaseSite(pulumi.ComponentResource):
     ) -> None:
         super().__init__("neon-checkpoints:index:DatabaseSite", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        access: _Access = {"api_url": settings.api_url, "api_key": api_key}
+        api = NeonApi(settings.api_url, api_key)
         self.project = NeonProject(
             f"{name}-project",
-            **access,
+            api,
             name=project_name,
             root_branch_name=branch_name,
             region_id=settings.region_id,
@@ -60,21 +49,17 @@ class DatabaseSite(pulumi.ComponentResource):
         )
         # The root branch, adopted by NAME: its id changes on every finalized restore.
         self.branch = NeonBranch(
-            f"{name}-branch", **access, project_id=self.project.project_id, name=branch_name, opts=child
+            f"{name}-branch", api, project_id=self.project.project_id, name=branch_name, opts=child
         )
-        on_branch: _OnBranch = {
-            **access,
-            "project_id": self.project.project_id,
-            "branch_name": self.branch.name,
-        }
-        self.endpoint = NeonEndpoint(f"{name}-endpoint", **on_branch, opts=child)
-        self.role = NeonRole(f"{name}-role", **on_branch, name=role_name, opts=child)
+        on_branch = OnBranch(api, self.project.project_id, self.branch.name)
+        self.endpoint = NeonEndpoint(f"{name}-endpoint", on_branch, opts=child)
+        self.role = NeonRole(f"{name}-role", on_branch, name=role_name, opts=child)
         self.database = NeonDatabase(
-            f"{name}-database", **on_branch, name=database_name, owner_name=self.role.name, opts=child
+            f"{name}-database", on_branch, name=database_name, owner_name=self.role.name, opts=child
         )
         self.url = ConnectionUri(
             f"{name}-url",
-            **on_branch,
+            on_branch,
             endpoint_id=self.endpoint.endpoint_id,
             database_name=self.database.name,
             role_name=self.role.name,

@@ -13,6 +13,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource, ResourceProvider
 
+from .access import CREDENTIAL_KEYS
+
+# What an object on a branch updates in place: the credentials, and its branch NAME, which follows a rename
+# of the same branch (the Branch resource renames it in place). Replacing the object would drop its data.
+ON_BRANCH_UPDATABLE = (*CREDENTIAL_KEYS, "branch_name")
+
 
 @dataclass(frozen=True)
 class NeonApi:

@@ -5,19 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from .access import CREDENTIAL_KEYS, if_exists, neon_call, secret_outputs, undo_on_failure, wait
+from .access import CREDENTIAL_KEYS, if_exists, neon_call, undo_on_failure, wait
 from .inputs import diff_inputs, public_inputs
+from .neon_resource import NeonApi, NeonResource
 
 IMMUTABLE = ("region_id", "pg_version")
 # `root_branch_name` only names the root branch at creation; renaming it later is the Branch resource's job
@@ -69,7 +62,7 @@ class ProjectProvider(_ResourceProvider):
             client.delete_project(id_)
 
 
-class NeonProject(Resource, module="neon", name="Project"):
+class NeonProject(NeonResource, module="neon", name="Project"):
     project_id: pulumi.Output[str]
     name: pulumi.Output[str]
     root_branch_name: pulumi.Output[str]
@@ -77,22 +70,18 @@ class NeonProject(Resource, module="neon", name="Project"):
     def __init__(
         self,
         resource_name: str,
+        api: NeonApi,
         *,
-        api_url: pulumi.Input[str],
-        api_key: pulumi.Input[str],
         name: pulumi.Input[str],
         root_branch_name: pulumi.Input[str],
         region_id: str | None = None,
         pg_version: int | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_url": api_url,
-            "api_key": api_key,
+        inputs = {
             "name": name,
             "root_branch_name": root_branch_name,
             "region_id": region_id,
             "pg_version": pg_version,
-            "project_id": None,
         }
-        super().__init__(ProjectProvider(), resource_name, props, secret_outputs(opts))
+        super().__init__(ProjectProvider(), resource_name, api, inputs, outputs=("project_id",), opts=opts)

@@ -6,31 +6,13 @@ import re
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    DiffResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult
 from pulumi.dynamic import ResourceProvider as _ResourceProvider
 
-from .access import (
-    CREDENTIAL_KEYS,
-    call_on_branch,
-    neon_call,
-    require_branch,
-    secret_outputs,
-    undo_on_failure,
-    wait,
-)
+from .access import call_on_branch, neon_call, require_branch, undo_on_failure, wait
 from .inputs import diff_inputs, public_inputs
+from .neon_resource import ON_BRANCH_UPDATABLE, NeonResource, OnBranch
 
-# `branch_name` follows a rename of the same branch (the Branch resource renames it in place): no
-# replacement, which would drop the data.
-FOLLOWS = ("branch_name",)
 IMMUTABLE = ("project_id", "name")
 # Plain identifiers only: they end up unquoted in connection URLs and operator settings.
 SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -68,7 +50,7 @@ class RoleProvider(_ResourceProvider):
         return ReadResult(id_, public_inputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        return diff_inputs(olds, news, replace=IMMUTABLE, update=CREDENTIAL_KEYS + FOLLOWS)
+        return diff_inputs(olds, news, replace=IMMUTABLE, update=ON_BRANCH_UPDATABLE)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult({**public_inputs(news), "password": olds.get("password")})
@@ -76,30 +58,28 @@ class RoleProvider(_ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with neon_call(f"deleting role {props['name']!r}", props) as client:
             operations = call_on_branch(client, props, client.delete_role)
-            wait(client, props["project_id"], operations or ())
+            wait(client, props["project_id"], operations or ())  # None: gone, with its branch
 
 
-class NeonRole(Resource, module="neon", name="Role"):
+class NeonRole(NeonResource, module="neon", name="Role"):
     name: pulumi.Output[str]
     password: pulumi.Output[str]
 
     def __init__(
         self,
         resource_name: str,
+        where: OnBranch,
         *,
-        api_url: pulumi.Input[str],
-        api_key: pulumi.Input[str],
-        project_id: pulumi.Input[str],
-        branch_name: pulumi.Input[str],
         name: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {
-            "api_url": api_url,
-            "api_key": api_key,
-            "project_id": project_id,
-            "branch_name": branch_name,
-            "name": name,
-            "password": None,
-        }
-        super().__init__(RoleProvider(), resource_name, props, secret_outputs(opts, "password"))
+        inputs = {**where.inputs(), "name": name}
+        super().__init__(
+            RoleProvider(),
+            resource_name,
+            where.api,
+            inputs,
+            outputs=("password",),
+            secret=("password",),
+            opts=opts,
+        )
