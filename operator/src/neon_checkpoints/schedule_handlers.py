@@ -36,6 +36,7 @@ from neon_checkpoints.schedules import (
     plan_run,
     select_for_deletion,
 )
+from neon_checkpoints.settings import SettingsError
 
 SCHEDULES = "checkpointschedules"
 # After a failed Kubernetes call, try again this soon (bounded by the resync period).
@@ -198,7 +199,11 @@ def _utcnow() -> dt.datetime:
 
 @kopf.on.startup()
 async def start_schedules(memo: kopf.Memo, **_: Any) -> None:
-    memo["schedule_settings"] = ScheduleSettings.from_env(os.environ)
+    try:
+        memo["schedule_settings"] = ScheduleSettings.from_env(os.environ)
+    except SettingsError as exc:
+        # A configuration error does not heal by retrying: stop the operator with the full list.
+        raise kopf.PermanentError(str(exc)) from None
     memo["custom_objects"] = CustomObjects.from_environment()
 
 
