@@ -106,15 +106,24 @@ GOMOD
 
 build_helm() {
   local out="$TOOLS/helm-$HELM_VERSION"
-  if [[ -x $out/bin/helm ]]; then return; fi
+  # Recipe stamp: a binary built with older flags is rebuilt (cheap with a warm Go cache).
+  local recipe="ldflags-v2"
+  if [[ -x $out/bin/helm && "$(cat "$out/bin/.recipe" 2>/dev/null)" == "$recipe" ]]; then return; fi
   log "building helm v$HELM_VERSION (cold: 3-8 min)"
   mkdir -p "$out/src" "$out/bin"; cd "$out/src"
   printf 'module local/helm-bin\n\ngo 1.25.0\n' > go.mod
   go get -tool "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
   go mod tidy
-  go build -p "$JOBS" -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
-    -o "$out/bin/helm.tmp" helm.sh/helm/v3/cmd/helm
+  # Like helm's Makefile: the Kubernetes version helm assumes offline (`helm template`, lint deprecations)
+  # is that of the client-go it was built with; unset, it would be v1.20 and refuse kubeVersion >=1.29.
+  local kminor ld="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" p
+  kminor=$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+  for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ld="$ld -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$kminor"
+  done
+  go build -p "$JOBS" -ldflags "$ld" -o "$out/bin/helm.tmp" helm.sh/helm/v3/cmd/helm
   mv "$out/bin/helm.tmp" "$out/bin/helm"
+  echo "$recipe" > "$out/bin/.recipe"
   "$out/bin/helm" version --short
 }
 
