@@ -1,0 +1,221 @@
+"""Shared machinery of the end-to-end benchmarks: the real apiserver with our CRDs, a meta database, the
+emulator (no injected latency) and the operator run by kopf as a subprocess, as in the e2e tests; plus a
+watch that notes the wall-clock moment each resource first reaches a final phase.
+
+Everything started is stopped on the way out, also on an exception, Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psycopg
+from kubernetes import client, config, watch
+
+from hack.localcluster import KubeControlPlane, PostgresCluster
+from neon_api import NeonClient
+from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
+from tests.fixtures.emulator import EmulatorServer, start_emulator
+
+REPO = Path(__file__).resolve().parents[2]
+OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"
+TIMEOUT = 180.0
+META_DATABASE = "meta"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+Final = tuple[str, float, dict[str, Any]]  # (phase, wall-clock moment the watch saw it, the object)
+
+
+class PhaseWatch:
+    """From a watch stream: the wall-clock moment each resource of `plural` first shows a final phase."""
+
+    def __init__(self, api: client.CustomObjectsApi, namespace: str, plural: str, success: str) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._plural = plural
+        self._success = success
+        self.final: dict[str, Final] = {}
+        self._changed = threading.Condition()
+        self._watch = watch.Watch()  # type: ignore[no-untyped-call]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with contextlib.suppress(Exception):  # ends when stop() closes the stream
+            for event in self._watch.stream(  # type: ignore[no-untyped-call]
+                self._api.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self._namespace,
+                self._plural,
+                timeout_seconds=3600,
+            ):
+                seen = time.time()
+                obj = event["object"]
+                phase = (obj.get("status") or {}).get("phase")
+                name = obj["metadata"]["name"]
+                if phase in (self._success, "Failed") and name not in self.final:
+                    with self._changed:
+                        self.final[name] = (phase, seen, obj)
+                        self._changed.notify_all()
+
+    def wait(self, names: list[str], timeout: float = TIMEOUT) -> dict[str, Final]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not all(n in self.final for n in names):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    missing = [n for n in names if n not in self.final]
+                    raise TimeoutError(f"{self._plural} not finished within {timeout:.0f} s: {missing}")
+                self._changed.wait(left)
+        found = {n: self.final[n] for n in names}
+        failed = [
+            f"{n}: {obj['status'].get('message')}" for n, (p, _, obj) in found.items() if p != self._success
+        ]
+        if failed:
+            raise RuntimeError(f"{self._plural} failed: " + "; ".join(failed))
+        return found
+
+    def stop(self) -> None:
+        self._watch.stop()  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class Operator:
+    """`neon-checkpoints operator` as a subprocess (the console script runs python itself: pid is the
+    operator's)."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def peak_rss_kib(self) -> int:
+        """The process's resident-set high-water mark (VmHWM), while it still runs."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no VmHWM for pid {self.process.pid}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@dataclass
+class Cluster:
+    kube: KubeControlPlane
+    meta: PostgresCluster
+    emulator: EmulatorServer
+    api: client.CustomObjectsApi
+    workdir: Path
+    _stack: contextlib.ExitStack
+
+    def neon(self) -> NeonClient:
+        return NeonClient(self.emulator.url, self.emulator.api_key)
+
+    def create_projects(self, count: int) -> list[str]:
+        """New emulator projects with a `production` branch; requested together, then waited for."""
+        with self.neon() as neon:
+            created = [neon.create_project(name="bench", branch_name="production") for _ in range(count)]
+            for c in created:
+                neon.wait_for_operations(c.project.id, c.operations, timeout=120)
+        return [c.project.id for c in created]
+
+    def create_namespace(self, name: str) -> None:
+        self.kube.kubectl("create", "namespace", name)
+
+    def start_operator(self, namespace: str, **env: str) -> Operator:
+        """An operator watching `namespace`; stopped when the cluster is (or earlier by `stop()`)."""
+        full_env = {
+            **os.environ,
+            **self.kube.env,
+            "NEON_API_URL": self.emulator.url,
+            "NEON_API_KEY": self.emulator.api_key,
+            "META_DATABASE_URL": self.meta.dsn_for(META_DATABASE),
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        log_path = self.workdir / f"operator-{namespace}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(OPERATOR), "operator", "--namespace", namespace],
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        operator = Operator(process, log_path)
+        self._stack.callback(operator.stop)
+        return operator
+
+    def reset_requests(self) -> None:
+        with self.emulator.admin() as admin:
+            admin.post("/reset-requests").raise_for_status()
+
+    def request_routes(self) -> dict[str, int]:
+        """API calls since the last reset, per route template (`GET /api/v2/projects/{project_id}`)."""
+        with self.emulator.admin() as admin:
+            response = admin.get("/requests")
+            response.raise_for_status()
+            routes: dict[str, int] = response.json()["routes"]
+        return routes
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C does, so the cleanup callbacks run."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def cluster(prefix: str) -> Iterator[Cluster]:
+    """The apiserver with the CRDs, an empty meta database and the emulator; no operator yet."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir="/tmp"))
+    with _sigterm_as_exit(), contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, True)
+        kube = KubeControlPlane(workdir / "kube")
+        kube.start()
+        stack.callback(kube.stop)
+        kube.kubectl("apply", "-f", str(REPO / "crds"))
+        for crd in (CHECKPOINTS, CHECKPOINT_RESTORES):
+            kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}.{GROUP}", "--timeout=60s")
+        meta = PostgresCluster(workdir / "meta")
+        meta.start()
+        stack.callback(meta.stop)
+        with psycopg.connect(meta.dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {META_DATABASE}")
+        emulator = start_emulator(workdir / "emulator" / "data")
+        stack.callback(emulator.stop)
+        api = client.CustomObjectsApi(
+            config.new_client_from_config(config_file=str(kube.kubeconfig))  # type: ignore[no-untyped-call]
+        )
+        yield Cluster(kube, meta, emulator, api, workdir, stack)
