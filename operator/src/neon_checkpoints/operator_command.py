@@ -6,10 +6,12 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
+from neon_checkpoints.schedule_settings import ScheduleSettings
 from neon_checkpoints.settings import Settings, SettingsError
 
 
@@ -45,9 +47,26 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """The operator's settings, with the schedule handlers' checked too: every problem reported at once."""
+    problems: list[str] = []
+    settings: Settings | None = None
+    try:
+        settings = Settings.from_env(environ)
+    except SettingsError as exc:
+        problems.extend(exc.problems)
+    try:
+        ScheduleSettings.from_env(environ)
+    except SettingsError as exc:
+        problems.extend(exc.problems)
+    if problems or settings is None:
+        raise SettingsError(problems)
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env(os.environ)
+        settings = load_settings(os.environ)
     except SettingsError as exc:
         print(f"neon-checkpoints: {exc}", file=sys.stderr)
         return 2
