@@ -39,6 +39,7 @@ def test_deployment_runs_one_hardened_operator_configured_from_values(helm: Helm
         watchNamespaces=["team-a", "team-b"],
         logLevel="WARNING",
         image={"repository": "registry.local/ckpt", "tag": "1.2.3", "pullPolicy": "Always"},
+        extraEnv=[{"name": "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES", "value": "3"}],
     )
     (deployment,) = find(docs, "Deployment")
     spec = deployment["spec"]
@@ -65,6 +66,8 @@ def test_deployment_runs_one_hardened_operator_configured_from_values(helm: Helm
     assert env["META_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "neon-creds", "key": "meta"}
     assert env["WATCH_NAMESPACES"]["value"] == "team-a,team-b"
     assert env["LOG_LEVEL"]["value"] == "WARNING"
+    assert env["NEON_OPERATION_POLL_INTERVAL"]["value"] == "0.25"
+    assert env["NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"]["value"] == "3"
 
     health_port = container["ports"][0]["containerPort"]
     assert f"--liveness=http://0.0.0.0:{health_port}/healthz" in container["args"]
@@ -103,6 +106,14 @@ BAD_VALUES = [
     pytest.param({"resources": {"limits": {"memory": "lots"}}}, "memory", id="memory-not-a-quantity"),
     pytest.param({"health": {"port": 80}}, "port", id="health-port-privileged"),
     pytest.param({"watchNamespace": ["team-a"]}, "watchNamespace", id="misspelt-key"),
+    pytest.param(
+        {"neon": {"apiUrl": "http://x/api/v2", "operationPollIntervalSeconds": 0}},
+        "operationPollIntervalSeconds",
+        id="poll-interval-zero",
+    ),
+    pytest.param(
+        {"extraEnv": [{"name": "NEON_API_KEY", "value": "x"}]}, "extraEnv", id="extra-env-overrides-key"
+    ),
 ]
 
 
