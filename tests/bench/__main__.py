@@ -23,6 +23,11 @@ BENCHMARKS: list[tuple[str, str, str]] = [
         "tests.bench.restores",
         "CheckpointRestore latency, bookkeeping delay, per-project serialization",
     ),
+    (
+        "checkpoints",
+        "tests.bench.checkpoints",
+        "Checkpoint burst: created-to-Ready, operator overhead beyond Neon, API requests, peak RSS",
+    ),
 ]
 
 

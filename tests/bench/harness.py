@@ -52,6 +52,7 @@ class PhaseWatch:
         self._plural = plural
         self._success = success
         self.final: dict[str, Final] = {}
+        self._last_status: dict[str, dict[str, Any]] = {}  # for the message when some never finish
         self._changed = threading.Condition()
         self._watch = watch.Watch()  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -71,6 +72,7 @@ class PhaseWatch:
                 obj = event["object"]
                 phase = (obj.get("status") or {}).get("phase")
                 name = obj["metadata"]["name"]
+                self._last_status[name] = obj.get("status") or {}
                 if phase in (self._success, "Failed") and name not in self.final:
                     with self._changed:
                         self.final[name] = (phase, seen, obj)
@@ -83,7 +85,11 @@ class PhaseWatch:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     missing = [n for n in names if n not in self.final]
-                    raise TimeoutError(f"{self._plural} not finished within {timeout:.0f} s: {missing}")
+                    last = [(n, self._last_status.get(n, {})) for n in missing[:5]]
+                    shown = "; ".join(f"{n}: {st.get('phase')} ({st.get('message')})" for n, st in last)
+                    raise TimeoutError(
+                        f"{len(missing)} {self._plural} not finished within {timeout:.0f} s, e.g. {shown}"
+                    )
                 self._changed.wait(left)
         found = {n: self.final[n] for n in names}
         failed = [
@@ -111,6 +117,9 @@ class Operator:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
         raise RuntimeError(f"no VmHWM for pid {self.process.pid}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
         if self.process.poll() is None:

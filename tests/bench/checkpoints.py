@@ -1,0 +1,151 @@
+"""Checkpoint controller under a burst, end to end: the real apiserver, the emulator (no injected latency), a
+meta database and the operator run by kopf (tests/bench/harness.py).
+
+100 Checkpoints over 10 projects (--quick: 20 over 4) are created back to back through the API, once per
+operation-poll ceiling (NEON_OPERATION_POLL_INTERVAL: the default 0.25 s, and 0.05 s), each time with a
+fresh operator on a fresh namespace over the same projects. Reported per run:
+
+- applied -> Ready: from just before each create request to the moment a watch on the namespace first sees
+  phase Ready (own high-resolution observation; creationTimestamp and lastTransitionTime have whole-second
+  resolution). Includes waiting for the project lock: checkpoints of one project are taken one at a time;
+- last Neon op finished -> Ready: the Ready moment minus the latest `updated_at` of the snapshot's operations
+  (GET /projects/{id}/operations): what the operator adds after Neon is done (target p50 under 100 ms);
+- Neon snapshot operations: the emulator's own time for them (first `created_at` -> last `updated_at`);
+- API requests per checkpoint: the emulator's request counters, reset before the burst, also per route;
+- the operator's peak RSS (VmHWM) at the end of the run.
+
+A warm-up Checkpoint is made Ready first, so the operator's start-up is not in the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from neon_checkpoints.resources import CHECKPOINTS, GROUP, VERSION
+from tests.bench import BenchOptions, format_table
+from tests.bench.harness import Cluster, PhaseWatch, cluster, percentile
+
+POLL_CEILINGS = (0.25, 0.05)  # the operator's default first
+OVERHEAD_TARGET_MS = 100
+# Each flow holding a project lock pins a pooled connection, and every queued flow polls the lock through
+# the pool: with the default 10 and 10 busy projects the holders cannot get a connection for their meta
+# write and the burst stalls in PoolTimeout retries. Leave room, as the restores benchmark does.
+OPERATOR_ENV = {"META_DATABASE_POOL_SIZE": "30"}
+
+
+@dataclass(frozen=True)
+class Burst:
+    count: int
+    latencies: list[float]  # applied -> Ready, s
+    overheads: list[float]  # last Neon operation finished -> Ready, s
+    operation_times: list[float]  # the emulator's time for the snapshot's operations, s
+    wall: float  # first create sent -> last Ready seen, s
+    routes: dict[str, int]  # API requests per route during the burst
+    peak_rss_kib: int
+
+
+def _checkpoint(name: str, project: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Checkpoint",
+        "metadata": {"name": name},
+        "spec": {"projectId": project, "branch": "production", "deletionPolicy": "Retain"},
+    }
+
+
+def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -> Burst:
+    namespace = f"bench-checkpoints-{round(poll_ceiling * 1000)}ms"
+    env.create_namespace(namespace)
+    operator = env.start_operator(namespace, **OPERATOR_ENV, NEON_OPERATION_POLL_INTERVAL=f"{poll_ceiling:g}")
+    watcher = PhaseWatch(env.api, namespace, CHECKPOINTS, "Ready")
+    try:
+        env.api.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, CHECKPOINTS, _checkpoint("warm-up", projects[0])
+        )
+        watcher.wait(["warm-up"])
+        env.reset_requests()
+        sent: dict[str, tuple[str, float]] = {}
+        for i in range(count):
+            name, project = f"ckpt-{i:03d}", projects[i % len(projects)]
+            sent[name] = (project, time.time())
+            env.api.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, CHECKPOINTS, _checkpoint(name, project)
+            )
+        found = watcher.wait(list(sent))
+        routes = env.request_routes()
+        peak_rss = operator.peak_rss_kib()
+    except Exception:
+        print(f"operator log ({namespace}), last lines:\n{operator.log_tail()}", file=sys.stderr)
+        raise
+    finally:
+        watcher.stop()
+        operator.stop()  # frees the CPU for the next run
+    with env.neon() as neon:
+        operations = {op.id: op for p in projects for op in neon.list_operations(p)}
+    latencies: list[float] = []
+    overheads: list[float] = []
+    operation_times: list[float] = []
+    for name, (_, seen, obj) in found.items():
+        latencies.append(seen - sent[name][1])
+        ops = [operations[op["id"]] for op in obj["status"]["operations"]]
+        finished: datetime = max(op.updated_at for op in ops)
+        overheads.append(seen - finished.timestamp())
+        operation_times.append(finished.timestamp() - min(op.created_at for op in ops).timestamp())
+    first_sent = min(at for _, at in sent.values())
+    wall = max(seen for _, seen, _ in found.values()) - first_sent
+    return Burst(count, latencies, overheads, operation_times, wall, routes, peak_rss)
+
+
+def _ms(values: list[float], q: float) -> str:
+    value = statistics.median(values) if q == 0.5 else percentile(values, q)
+    return f"{1000 * value:.0f}"
+
+
+def _summary(bursts: Sequence[Burst]) -> list[list[str]]:
+    target = f"p50 < {OVERHEAD_TARGET_MS} ms"
+
+    def row(measure: str, goal: str, cell: Any) -> list[str]:
+        return [measure, goal, *(cell(b) for b in bursts)]
+
+    return [
+        row("applied -> Ready p50 ms", "", lambda b: _ms(b.latencies, 0.5)),
+        row("applied -> Ready p95 ms", "", lambda b: _ms(b.latencies, 0.95)),
+        row("last Neon op finished -> Ready p50 ms", target, lambda b: _ms(b.overheads, 0.5)),
+        row("last Neon op finished -> Ready p95 ms", "", lambda b: _ms(b.overheads, 0.95)),
+        row("Neon snapshot operations p50 ms", "", lambda b: _ms(b.operation_times, 0.5)),
+        row("API requests per checkpoint", "", lambda b: f"{sum(b.routes.values()) / b.count:.1f}"),
+        row("operator peak RSS MiB", "", lambda b: f"{b.peak_rss_kib / 1024:.0f}"),
+        row("all Ready after s", "", lambda b: f"{b.wall:.1f}"),
+    ]
+
+
+def _per_route(bursts: Sequence[Burst]) -> list[list[str]]:
+    routes = sorted({r for b in bursts for r in b.routes}, key=lambda r: (r.split(" ", 1)[1], r))
+    return [
+        [route.replace("/api/v2", ""), "", *(f"{b.routes.get(route, 0) / b.count:.2f}" for b in bursts)]
+        for route in routes
+    ]
+
+
+def run(options: BenchOptions) -> None:
+    count, spread = (20, 4) if options.quick else (100, 10)
+    load = os.getloadavg()[0]
+    with cluster("bench-checkpoints") as env:
+        projects = env.create_projects(spread)
+        bursts = [_burst(env, projects, count, ceiling) for ceiling in POLL_CEILINGS]
+    columns = [f"poll {c:g} s{' (default)' if i == 0 else ''}" for i, c in enumerate(POLL_CEILINGS)]
+    print(
+        f"{count} Checkpoints over {spread} projects, created back to back; per poll ceiling (1-min load "
+        f"average before / after: {load:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):"
+    )
+    print(f"operator settings: {' '.join(f'{k}={v}' for k, v in OPERATOR_ENV.items())}")
+    print(format_table(["measure", "target", *columns], _summary(bursts)))
+    print()
+    print(format_table(["API requests per checkpoint, by route", "", *columns], _per_route(bursts)))
