@@ -30,8 +30,8 @@ setup-tools: ## kube-apiserver, kube-controller-manager, etcd, pulumi, helm buil
 	@hack/build-tools.sh
 
 lint: setup-venv ## ruff and mypy --strict on the source packages
-	$(BIN)/ruff check operator emulator pulumi_stack tests
-	$(BIN)/ruff format --check operator emulator pulumi_stack tests
+	$(BIN)/ruff check operator emulator pulumi_stack tests hack
+	$(BIN)/ruff format --check operator emulator pulumi_stack tests hack
 	$(BIN)/mypy
 
 test: setup lint ## the whole test suite on real components
