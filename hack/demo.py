@@ -331,7 +331,9 @@ def keep_instructions(env: LocalEnvironment, result: DemoResult) -> str:
 
 def run_demo(workdir: Path, *, keep: bool = False, out: TextIO = sys.stdout) -> DemoResult:
     """Play the story; raises DemoFailed naming the step. Tears everything down unless `keep`."""
-    if workdir.exists() and not keep:
+    if workdir.exists():
+        # A previous run (say `make demo KEEP=1`) may still be up: stop it before starting afresh.
+        LocalEnvironment(workdir.resolve()).stop()
         shutil.rmtree(workdir)
     result = DemoResult()
     env = LocalEnvironment(workdir.resolve())
