@@ -12,14 +12,18 @@ fresh operator on a fresh namespace over the same projects. Reported per run:
   (GET /projects/{id}/operations): what the operator adds after Neon is done (target p50 under 100 ms);
 - Neon snapshot operations: the emulator's own time for them (first `created_at` -> last `updated_at`);
 - API requests per checkpoint: the emulator's request counters, reset before the burst, also per route;
+  operation polls also per second of Neon operation time (the count per checkpoint grows with that time,
+  which varies between runs on a busy machine);
 - the operator's peak RSS (VmHWM) at the end of the run.
 
-A warm-up Checkpoint is made Ready first, so the operator's start-up is not in the figures.
+First one warm-up Checkpoint per project is made Ready, so neither the operator's start-up nor a project's
+first snapshot is in the figures.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import sys
 import time
@@ -45,6 +49,8 @@ class Burst:
     count: int
     latencies: list[float]  # applied -> Ready, s
     overheads: list[float]  # last Neon operation finished -> Ready, s
+    notice_delays: list[float]  # last Neon operation finished -> the operator's last poll of it, s
+    after_notice: list[float]  # that poll -> Ready, s
     operation_times: list[float]  # the emulator's time for the snapshot's operations, s
     wall: float  # first create sent -> last Ready seen, s
     routes: dict[str, int]  # API requests per route during the burst
@@ -66,10 +72,12 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
     operator = env.start_operator(namespace, **OPERATOR_ENV, NEON_OPERATION_POLL_INTERVAL=f"{poll_ceiling:g}")
     watcher = PhaseWatch(env.api, namespace, CHECKPOINTS, "Ready")
     try:
-        env.api.create_namespaced_custom_object(
-            GROUP, VERSION, namespace, CHECKPOINTS, _checkpoint("warm-up", projects[0])
-        )
-        watcher.wait(["warm-up"])
+        warm_up = [f"warm-up-{i}" for i in range(len(projects))]
+        for name, project in zip(warm_up, projects, strict=True):
+            env.api.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, CHECKPOINTS, _checkpoint(name, project)
+            )
+        watcher.wait(warm_up)
         env.reset_requests()
         sent: dict[str, tuple[str, float]] = {}
         for i in range(count):
@@ -89,18 +97,43 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
         operator.stop()  # frees the CPU for the next run
     with env.neon() as neon:
         operations = {op.id: op for p in projects for op in neon.list_operations(p)}
+    polled = _last_polls(env.emulator.log_path.read_text(errors="replace"))
     latencies: list[float] = []
     overheads: list[float] = []
+    notice_delays: list[float] = []
+    after_notice: list[float] = []
     operation_times: list[float] = []
     for name, (_, seen, obj) in found.items():
         latencies.append(seen - sent[name][1])
         ops = [operations[op["id"]] for op in obj["status"]["operations"]]
         finished: datetime = max(op.updated_at for op in ops)
         overheads.append(seen - finished.timestamp())
+        noticed = max(polled[op.id] for op in ops)
+        notice_delays.append(noticed - finished.timestamp())
+        after_notice.append(seen - noticed)
         operation_times.append(finished.timestamp() - min(op.created_at for op in ops).timestamp())
     first_sent = min(at for _, at in sent.values())
     wall = max(seen for _, seen, _ in found.values()) - first_sent
-    return Burst(count, latencies, overheads, operation_times, wall, routes, peak_rss)
+    return Burst(
+        count, latencies, overheads, notice_delays, after_notice, operation_times, wall, routes, peak_rss
+    )
+
+
+_OPERATION_POLL = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO aiohttp\.access: "
+    r"GET /api/v2/projects/[^/ ]+/operations/([^/? ]+) ",
+    re.MULTILINE,
+)
+
+
+def _last_polls(emulator_log: str) -> dict[str, float]:
+    """Operation id -> when the emulator last answered a GET of it (its access log, local time, ms): the
+    poll that saw the operation finished, since the waiter stops polling finished operations."""
+    last: dict[str, float] = {}
+    for match in _OPERATION_POLL.finditer(emulator_log):
+        moment = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        last[match[2]] = max(moment, last.get(match[2], moment))
+    return last
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -119,11 +152,21 @@ def _summary(bursts: Sequence[Burst]) -> list[list[str]]:
         row("applied -> Ready p95 ms", "", lambda b: _ms(b.latencies, 0.95)),
         row("last Neon op finished -> Ready p50 ms", target, lambda b: _ms(b.overheads, 0.5)),
         row("last Neon op finished -> Ready p95 ms", "", lambda b: _ms(b.overheads, 0.95)),
+        row("  of which op finished -> last poll p50 ms", "", lambda b: _ms(b.notice_delays, 0.5)),
+        row("  of which last poll -> Ready p50 ms", "", lambda b: _ms(b.after_notice, 0.5)),
         row("Neon snapshot operations p50 ms", "", lambda b: _ms(b.operation_times, 0.5)),
         row("API requests per checkpoint", "", lambda b: f"{sum(b.routes.values()) / b.count:.1f}"),
+        row("operation GETs per second of Neon op time", "", lambda b: f"{_poll_rate(b):.1f}"),
         row("operator peak RSS MiB", "", lambda b: f"{b.peak_rss_kib / 1024:.0f}"),
         row("all Ready after s", "", lambda b: f"{b.wall:.1f}"),
     ]
+
+
+def _poll_rate(burst: Burst) -> float:
+    """Operation GETs per checkpoint over the time its operations took: the ceiling's cost, independent of
+    how fast the emulator happened to be in that run (the count per checkpoint grows with it)."""
+    polls = sum(n for route, n in burst.routes.items() if route.endswith("/operations/{operation_id}"))
+    return polls / sum(burst.operation_times)
 
 
 def _per_route(bursts: Sequence[Burst]) -> list[list[str]]:
