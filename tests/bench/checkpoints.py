@@ -14,7 +14,8 @@ fresh operator on a fresh namespace over the same projects. Reported per run:
 - API requests per checkpoint: the emulator's request counters, reset before the burst, also per route;
   operation polls also per second of Neon operation time (the count per checkpoint grows with that time,
   which varies between runs on a busy machine);
-- the operator's peak RSS (VmHWM) at the end of the run.
+- the operator's peak RSS (VmHWM) at the end of the run, and the CPU time the operator and the emulator
+  used during the burst (on 2 cores, a saturated machine explains late polls).
 
 First one warm-up Checkpoint per project is made Ready, so neither the operator's start-up nor a project's
 first snapshot is in the figures.
@@ -34,7 +35,7 @@ from typing import Any
 
 from neon_checkpoints.resources import CHECKPOINTS, GROUP, VERSION
 from tests.bench import BenchOptions, format_table
-from tests.bench.harness import Cluster, PhaseWatch, cluster, percentile
+from tests.bench.harness import Cluster, PhaseWatch, cluster, cpu_seconds, percentile
 
 POLL_CEILINGS = (0.25, 0.05)  # the operator's default first
 OVERHEAD_TARGET_MS = 100
@@ -55,6 +56,8 @@ class Burst:
     wall: float  # first create sent -> last Ready seen, s
     routes: dict[str, int]  # API requests per route during the burst
     peak_rss_kib: int
+    operator_cpu: float  # CPU seconds the operator used during the burst
+    emulator_cpu: float  # the same for the emulator's own process (its postgres servers not included)
 
 
 def _checkpoint(name: str, project: str) -> dict[str, Any]:
@@ -79,6 +82,7 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
             )
         watcher.wait(warm_up)
         env.reset_requests()
+        cpu_before = cpu_seconds(operator.process.pid), cpu_seconds(env.emulator.process.pid)
         sent: dict[str, tuple[str, float]] = {}
         for i in range(count):
             name, project = f"ckpt-{i:03d}", projects[i % len(projects)]
@@ -89,6 +93,8 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
         found = watcher.wait(list(sent))
         routes = env.request_routes()
         peak_rss = operator.peak_rss_kib()
+        operator_cpu = cpu_seconds(operator.process.pid) - cpu_before[0]
+        emulator_cpu = cpu_seconds(env.emulator.process.pid) - cpu_before[1]
     except Exception:
         print(f"operator log ({namespace}), last lines:\n{operator.log_tail()}", file=sys.stderr)
         raise
@@ -115,7 +121,17 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
     first_sent = min(at for _, at in sent.values())
     wall = max(seen for _, seen, _ in found.values()) - first_sent
     return Burst(
-        count, latencies, overheads, notice_delays, after_notice, operation_times, wall, routes, peak_rss
+        count,
+        latencies,
+        overheads,
+        notice_delays,
+        after_notice,
+        operation_times,
+        wall,
+        routes,
+        peak_rss,
+        operator_cpu,
+        emulator_cpu,
     )
 
 
@@ -159,6 +175,8 @@ def _summary(bursts: Sequence[Burst]) -> list[list[str]]:
         row("operation GETs per second of Neon op time", "", lambda b: f"{_poll_rate(b):.1f}"),
         row("operator peak RSS MiB", "", lambda b: f"{b.peak_rss_kib / 1024:.0f}"),
         row("all Ready after s", "", lambda b: f"{b.wall:.1f}"),
+        row("operator CPU s in that time", "", lambda b: f"{b.operator_cpu:.1f}"),
+        row("emulator CPU s in that time (w/o its postgres)", "", lambda b: f"{b.emulator_cpu:.1f}"),
     ]
 
 

@@ -103,6 +103,13 @@ class PhaseWatch:
         self._watch.stop()  # type: ignore[no-untyped-call]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (its own, not its children's)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; utime, stime are fields 14, 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Operator:
     """`neon-checkpoints operator` as a subprocess (the console script runs python itself: pid is the
@@ -218,8 +225,8 @@ def cluster(prefix: str) -> Iterator[Cluster]:
         for crd in (CHECKPOINTS, CHECKPOINT_RESTORES):
             kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}.{GROUP}", "--timeout=60s")
         meta = PostgresCluster(workdir / "meta")
+        stack.callback(meta.stop)  # a no-op until it runs; registered first so an interrupted start is stopped
         meta.start()
-        stack.callback(meta.stop)
         with psycopg.connect(meta.dsn, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {META_DATABASE}")
         emulator = start_emulator(workdir / "emulator" / "data")
