@@ -15,7 +15,8 @@ fresh operator on a fresh namespace over the same projects. Reported per run:
   operation polls also per second of Neon operation time (the count per checkpoint grows with that time,
   which varies between runs on a busy machine);
 - the operator's peak RSS (VmHWM) at the end of the run, and the CPU time the operator and the emulator
-  used during the burst (on 2 cores, a saturated machine explains late polls).
+  used during the burst, and the round trip of an uncounted emulator request timed every 0.1 s meanwhile
+  (what any poll waits on the emulator: on 2 cores it explains late polls).
 
 First one warm-up Checkpoint per project is made Ready, so neither the operator's start-up nor a project's
 first snapshot is in the figures.
@@ -35,7 +36,7 @@ from typing import Any
 
 from neon_checkpoints.resources import CHECKPOINTS, GROUP, VERSION
 from tests.bench import BenchOptions, format_table
-from tests.bench.harness import Cluster, PhaseWatch, cluster, cpu_seconds, percentile
+from tests.bench.harness import Cluster, PhaseWatch, RoundTripProbe, cluster, cpu_seconds, percentile
 
 POLL_CEILINGS = (0.25, 0.05)  # the operator's default first
 OVERHEAD_TARGET_MS = 100
@@ -58,6 +59,7 @@ class Burst:
     peak_rss_kib: int
     operator_cpu: float  # CPU seconds the operator used during the burst
     emulator_cpu: float  # the same for the emulator's own process (its postgres servers not included)
+    round_trips: list[float]  # an uncounted emulator request, timed every 0.1 s during the burst, s
 
 
 def _checkpoint(name: str, project: str) -> dict[str, Any]:
@@ -83,6 +85,7 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
         watcher.wait(warm_up)
         env.reset_requests()
         cpu_before = cpu_seconds(operator.process.pid), cpu_seconds(env.emulator.process.pid)
+        probe = RoundTripProbe(env.emulator)
         sent: dict[str, tuple[str, float]] = {}
         for i in range(count):
             name, project = f"ckpt-{i:03d}", projects[i % len(projects)]
@@ -90,7 +93,10 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
             env.api.create_namespaced_custom_object(
                 GROUP, VERSION, namespace, CHECKPOINTS, _checkpoint(name, project)
             )
-        found = watcher.wait(list(sent))
+        try:
+            found = watcher.wait(list(sent))
+        finally:
+            round_trips = probe.stop()
         routes = env.request_routes()
         peak_rss = operator.peak_rss_kib()
         operator_cpu = cpu_seconds(operator.process.pid) - cpu_before[0]
@@ -132,6 +138,7 @@ def _burst(env: Cluster, projects: list[str], count: int, poll_ceiling: float) -
         peak_rss,
         operator_cpu,
         emulator_cpu,
+        round_trips,
     )
 
 
@@ -177,6 +184,8 @@ def _summary(bursts: Sequence[Burst]) -> list[list[str]]:
         row("all Ready after s", "", lambda b: f"{b.wall:.1f}"),
         row("operator CPU s in that time", "", lambda b: f"{b.operator_cpu:.1f}"),
         row("emulator CPU s in that time (w/o its postgres)", "", lambda b: f"{b.emulator_cpu:.1f}"),
+        row("emulator round trip meanwhile p50 ms", "", lambda b: _ms(b.round_trips, 0.5)),
+        row("emulator round trip meanwhile p95 ms", "", lambda b: _ms(b.round_trips, 0.95)),
     ]
 
 

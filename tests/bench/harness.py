@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
 import psycopg
 from kubernetes import client, config, watch
 
@@ -108,6 +109,32 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; utime, stime are fields 14, 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class RoundTripProbe:
+    """Times a cheap emulator request (GET /admin/status: same server and event loop as the API, not
+    counted) every `interval` seconds from a thread: how long any client waits on the emulator meanwhile."""
+
+    def __init__(self, emulator: EmulatorServer, interval: float = 0.1) -> None:
+        self.samples: list[float] = []
+        self._emulator = emulator
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with self._emulator.admin(timeout=10) as admin:
+            while not self._stopped.wait(self._interval):
+                started = time.monotonic()
+                with contextlib.suppress(httpx.HTTPError):
+                    admin.get("/status").raise_for_status()
+                    self.samples.append(time.monotonic() - started)
+
+    def stop(self) -> list[float]:
+        self._stopped.set()
+        self._thread.join(timeout=15)
+        return self.samples
 
 
 @dataclass
@@ -225,7 +252,8 @@ def cluster(prefix: str) -> Iterator[Cluster]:
         for crd in (CHECKPOINTS, CHECKPOINT_RESTORES):
             kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}.{GROUP}", "--timeout=60s")
         meta = PostgresCluster(workdir / "meta")
-        stack.callback(meta.stop)  # a no-op until it runs; registered first so an interrupted start is stopped
+        # Registered first (a no-op until it runs), so an interrupted start is stopped too.
+        stack.callback(meta.stop)
         meta.start()
         with psycopg.connect(meta.dsn, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {META_DATABASE}")
