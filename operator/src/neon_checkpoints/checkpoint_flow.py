@@ -25,8 +25,10 @@ from neon_checkpoints.checkpoint_plan import (
     Phase,
     Step,
     TakeSnapshot,
+    next_phase,
     pick_default_branch,
     plan_create,
+    ready_condition_status,
 )
 from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, snapshot_name_for
 from neon_checkpoints.conditions import rfc3339
@@ -37,7 +39,11 @@ from neon_checkpoints.meta import CheckpointRecord
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.resources import CHECKPOINTS
 from neon_checkpoints.runtime import Runtime
-from neon_checkpoints.status_writer import StatusWriter
+from neon_checkpoints.status_writer import PhaseRules, StatusWriter
+
+CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
+    Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED
+)
 
 # What a failing flow may raise and `classify` understands; anything else is a bug and propagates.
 _EXPECTED = (errors.NeonError, psycopg.Error, ProjectBusy)
@@ -58,7 +64,7 @@ class CheckpointFlow:
         self.runtime = runtime
         self.body = body
         self.logger = logger
-        self.status = StatusWriter(runtime.kube, CHECKPOINTS, body)
+        self.status = StatusWriter(runtime.kube, CHECKPOINTS, body, CHECKPOINT_PHASES)
         self.uid = body.metadata.uid or ""
         self.namespace = body.metadata.namespace or ""
         self.name = body.metadata.name or ""

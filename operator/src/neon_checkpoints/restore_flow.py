@@ -27,7 +27,7 @@ from neon_checkpoints.error_mapping import Verdict, classify, to_kopf
 from neon_checkpoints.kube import SecretUnavailable
 from neon_checkpoints.meta import RestoreRecord, RestoreRow
 from neon_checkpoints.meta.locks import ProjectBusy
-from neon_checkpoints.resources import CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
 from neon_checkpoints.restore_plan import (
     AdoptRestore,
     CheckpointView,
@@ -40,15 +40,21 @@ from neon_checkpoints.restore_plan import (
     RestoreStep,
     Wait,
     branch_label,
+    condition_status,
     duration_seconds,
+    next_phase,
     pick_database,
     pick_production,
     plan_admission,
     plan_restore,
 )
 from neon_checkpoints.restore_spec import RestoreSpec, preview_branch_name
-from neon_checkpoints.restore_status import RestoreStatusWriter, precise_time
 from neon_checkpoints.runtime import Runtime
+from neon_checkpoints.status_writer import PhaseRules, StatusWriter, precise_time
+
+RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
+    RestorePhase, next_phase, "Succeeded", condition_status, failed=RestorePhase.FAILED
+)
 
 # What a failing flow may raise and `classify` understands; anything else is a bug and propagates.
 _EXPECTED = (errors.NeonError, psycopg.Error, ProjectBusy)
@@ -88,7 +94,7 @@ class RestoreFlow:
         self.runtime = runtime
         self.body = body
         self.logger = logger
-        self.status = RestoreStatusWriter(runtime.kube, body)
+        self.status = StatusWriter(runtime.kube, CHECKPOINT_RESTORES, body, RESTORE_PHASES)
         self.uid = body.metadata.uid or ""
         self.namespace = body.metadata.namespace or ""
         self.name = body.metadata.name or ""

@@ -1,44 +1,72 @@
 """Writes a resource's status at once (not when the handler returns), so facts such as a snapshot id are
-stored before a long wait, and posts one Kubernetes Event per phase transition."""
+stored before a long wait, and posts one Kubernetes Event per phase transition.
+
+One writer serves every kind; what differs is a kind's `PhaseRules`: its phases, their pure transition
+function, and the condition that summarizes them (`Ready` for a Checkpoint, `Succeeded` for a restore)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 import kopf
 
-from neon_checkpoints.checkpoint_plan import Phase, Step, next_phase, ready_condition_status
 from neon_checkpoints.conditions import set_condition
 from neon_checkpoints.kube import Kube
+
+P = TypeVar("P", bound=StrEnum)
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class PhaseRules(Generic[P, S]):
+    phases: type[P]
+    next_phase: Callable[[P | None, S], P]
+    condition: str
+    condition_status: Callable[[P], str]
+    failed: P  # the phase whose Event is a Warning
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class StatusWriter:
+def precise_time(moment: dt.datetime) -> str:
+    """RFC 3339 with milliseconds: durations such as a restore's are often well under a second."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StatusWriter(Generic[P, S]):
     def __init__(
-        self, kube: Kube, plural: str, body: kopf.Body, *, clock: Callable[[], dt.datetime] = _now
+        self,
+        kube: Kube,
+        plural: str,
+        body: kopf.Body,
+        rules: PhaseRules[P, S],
+        *,
+        clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         self._kube = kube
         self._plural = plural
         self._body = body
+        self._rules = rules
         self._clock = clock
         status = body.get("status") or {}
         self.status: dict[str, Any] = {k: v for k, v in status.items() if k != "kopf"}
         phase = self.status.get("phase")
-        self.phase: Phase | None = Phase(phase) if phase else None
+        self.phase: P | None = rules.phases(phase) if phase else None
 
-    async def record(self, step: Step, reason: str, message: str, **fields: Any) -> Phase:
+    async def record(self, step: S, reason: str, message: str, **fields: Any) -> P:
         previous = self.phase
-        phase = next_phase(previous, step)
+        phase = self._rules.next_phase(previous, step)
         generation = self._body.metadata.get("generation")
         conditions = set_condition(
             self.status.get("conditions") or [],
-            type="Ready",
-            status=ready_condition_status(phase),
+            type=self._rules.condition,
+            status=self._rules.condition_status(phase),
             reason=reason,
             message=message,
             observed_generation=generation,
@@ -59,7 +87,7 @@ class StatusWriter:
         if phase is not previous:
             kopf.event(
                 self._body,
-                type="Warning" if phase is Phase.FAILED else "Normal",
+                type="Warning" if phase is self._rules.failed else "Normal",
                 reason=phase.value,
                 message=message,
             )
