@@ -7,11 +7,9 @@ the meta row is an upsert keyed by uid.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 
 import kopf
 import psycopg
@@ -34,7 +32,7 @@ from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, snapsh
 from neon_checkpoints.conditions import rfc3339
 from neon_checkpoints.crash import crash_point
 from neon_checkpoints.error_mapping import Verdict, classify, to_kopf
-from neon_checkpoints.kube import SecretUnavailable
+from neon_checkpoints.flow_base import Flow
 from neon_checkpoints.meta import CheckpointRecord
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.resources import CHECKPOINTS
@@ -57,7 +55,9 @@ def _time(moment: dt.datetime | None) -> str | None:
     return rfc3339(moment) if moment is not None else None
 
 
-class CheckpointFlow:
+class CheckpointFlow(Flow):
+    queued_step = Step.QUEUED
+
     def __init__(
         self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
     ):
@@ -77,7 +77,7 @@ class CheckpointFlow:
         if self.status.phase is None:
             await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
         try:
-            async with self._client(spec) as client, self._project_lock(project):
+            async with self._client(spec.credentials) as client, self._project_lock(project):
                 await self._create(spec, client)
         except _EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
@@ -188,7 +188,7 @@ class CheckpointFlow:
         await self.status.record(Step.DELETE_REQUESTED, "Deleting", "deleting the checkpoint")
         try:
             if spec is not None and spec.deletion_policy == "Delete" and not never_snapshotted:
-                async with self._client(spec) as client, self._project_lock(spec.project_id):
+                async with self._client(spec.credentials) as client, self._project_lock(spec.project_id):
                     await self._delete_snapshot(spec, client)
             await self.runtime.store.mark_checkpoint_deleted(self.uid)
         except _EXPECTED as exc:
@@ -233,7 +233,7 @@ class CheckpointFlow:
             await self._fail_or_retry(Verdict(False, "InvalidSpec", str(exc)))
             raise AssertionError("unreachable") from None
 
-    async def _fail_or_retry(self, verdict: Verdict) -> None:
+    async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
         if verdict.retry:
             self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
@@ -243,34 +243,6 @@ class CheckpointFlow:
             self.logger.error("checkpoint failed: %s", verdict.message)
             await self.status.record(Step.FAILED, verdict.reason, verdict.message)
         raise to_kopf(verdict)
-
-    @contextlib.asynccontextmanager
-    async def _client(self, spec: CheckpointSpec) -> AsyncIterator[AsyncNeonClient]:
-        if spec.credentials is None:
-            yield self.runtime.neon
-            return
-        try:
-            api_key = await self.runtime.kube.read_secret_value(
-                self.namespace, spec.credentials.name, spec.credentials.key
-            )
-        except SecretUnavailable as exc:
-            # The Secret may simply not be applied yet: wait for it rather than fail for good.
-            await self._fail_or_retry(Verdict(True, exc.reason, str(exc), delay=5.0))
-            raise AssertionError("unreachable") from None
-        async with Runtime.neon_client(self.runtime.settings, api_key) as client:
-            yield client
-
-    @contextlib.asynccontextmanager
-    async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
-        async def queued() -> None:
-            await self.status.record(
-                Step.QUEUED, "Queued", f"waiting for another flow on Neon project {project_id}"
-            )
-
-        async with self.runtime.store.locks.hold(
-            project_id, wait=self.runtime.settings.project_lock_wait, on_queued=queued
-        ):
-            yield
 
 
 def _utcnow() -> dt.datetime:

@@ -9,10 +9,8 @@ gives it a new id (neon-api.md §6.2).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -24,7 +22,7 @@ from neon_api.models import Branch, Operation
 from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, SecretRef
 from neon_checkpoints.crash import crash_point
 from neon_checkpoints.error_mapping import Verdict, classify, to_kopf
-from neon_checkpoints.kube import SecretUnavailable
+from neon_checkpoints.flow_base import Flow
 from neon_checkpoints.meta import RestoreRecord, RestoreRow
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
@@ -87,7 +85,9 @@ def checkpoint_view(body: dict[str, Any]) -> tuple[CheckpointView, SecretRef | N
     return view, spec.credentials
 
 
-class RestoreFlow:
+class RestoreFlow(Flow):
+    queued_step = RestoreStep.QUEUED
+
     def __init__(
         self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
     ):
@@ -430,30 +430,3 @@ class RestoreFlow:
                 )
             await self.status.record(RestoreStep.FAILED, verdict.reason, verdict.message)
         raise to_kopf(verdict)
-
-    @contextlib.asynccontextmanager
-    async def _client(self, credentials: SecretRef | None) -> AsyncIterator[AsyncNeonClient]:
-        if credentials is None:
-            yield self.runtime.neon
-            return
-        try:
-            api_key = await self.runtime.kube.read_secret_value(
-                self.namespace, credentials.name, credentials.key
-            )
-        except SecretUnavailable as exc:
-            # The Secret may simply not be applied yet: wait for it rather than fail for good.
-            await self._fail_or_retry(Verdict(True, exc.reason, str(exc), delay=5.0))
-        async with Runtime.neon_client(self.runtime.settings, api_key) as client:
-            yield client
-
-    @contextlib.asynccontextmanager
-    async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
-        async def queued() -> None:
-            await self.status.record(
-                RestoreStep.QUEUED, "Queued", f"waiting for another flow on Neon project {project_id}"
-            )
-
-        async with self.runtime.store.locks.hold(
-            project_id, wait=self.runtime.settings.project_lock_wait, on_queued=queued
-        ):
-            yield
