@@ -75,18 +75,7 @@ def create_branch(
             branch_id=branch.id,
         )
     ]
-    ops += [
-        model.add_op(
-            project_id,
-            "start_compute",
-            {"kind": "start", "endpoint_id": e.id},
-            group,
-            branch_id=branch.id,
-            endpoint_id=e.id,
-        )
-        for e in created_endpoints
-        if not e.disabled
-    ]
+    ops += [model.start_compute(e, group) for e in created_endpoints if not e.disabled]
     return Created(
         project, branch, created_endpoints, model.roles_of(branch.id), model.databases_of(branch.id), ops
     )
@@ -186,17 +175,7 @@ def delete_branch(model: Model, project_id: str, branch_id: str) -> tuple[Branch
     if children:
         raise EmulatorError(422, f"branch {branch_id} has child branches and cannot be deleted")
     group = model.new_group()
-    ops = [
-        model.add_op(
-            project_id,
-            "suspend_compute",
-            {"kind": "stop", "endpoint_id": e.id},
-            group,
-            branch_id=branch_id,
-            endpoint_id=e.id,
-        )
-        for e in model.endpoints_of(project_id, branch_id)
-    ]
+    ops = [model.suspend_compute(e, group) for e in model.endpoints_of(project_id, branch_id)]
     model.drop_branch_records(branch_id)
     ops.append(
         model.add_op(

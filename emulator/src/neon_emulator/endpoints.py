@@ -9,35 +9,13 @@ from .errors import EmulatorError, conflict
 from .model import EndpointSpec, Model
 
 
-def _start(model: Model, ep: Endpoint, group: str) -> Operation:
-    return model.add_op(
-        ep.project_id,
-        "start_compute",
-        {"kind": "start", "endpoint_id": ep.id},
-        group,
-        branch_id=ep.branch_id,
-        endpoint_id=ep.id,
-    )
-
-
-def _stop(model: Model, ep: Endpoint, group: str) -> Operation:
-    return model.add_op(
-        ep.project_id,
-        "suspend_compute",
-        {"kind": "stop", "endpoint_id": ep.id},
-        group,
-        branch_id=ep.branch_id,
-        endpoint_id=ep.id,
-    )
-
-
 def create_endpoint(
     model: Model, project_id: str, branch_id: str, spec: EndpointSpec
 ) -> tuple[Endpoint, list[Operation]]:
     project = model.check_unlocked(project_id)
     model.branch(project_id, branch_id)
     endpoint = model.new_endpoint(project, branch_id, spec)
-    ops = [] if endpoint.disabled else [_start(model, endpoint, model.new_group())]
+    ops = [] if endpoint.disabled else [model.start_compute(endpoint, model.new_group())]
     return endpoint, ops
 
 
@@ -62,10 +40,10 @@ def update_endpoint(
         model.branch(project_id, branch_id)
         if model.endpoints_of(project_id, branch_id):
             raise conflict(f"branch {branch_id} already has a read_write endpoint")
-        ops.append(_stop(model, endpoint, group))
+        ops.append(model.suspend_compute(endpoint, group))
         endpoint.branch_id = branch_id
         if not endpoint.disabled and not disabled:
-            ops.append(_start(model, endpoint, group))
+            ops.append(model.start_compute(endpoint, group))
     if settings is not None:
         endpoint.settings = settings
     if min_cu is not None:
@@ -79,7 +57,9 @@ def update_endpoint(
     if disabled is not None and disabled != endpoint.disabled:
         endpoint.disabled = disabled
         if not ops:
-            ops.append(_stop(model, endpoint, group) if disabled else _start(model, endpoint, group))
+            ops.append(
+                model.suspend_compute(endpoint, group) if disabled else model.start_compute(endpoint, group)
+            )
     model.touch(endpoint)
     return endpoint, ops
 
@@ -91,7 +71,7 @@ def delete_endpoint(
     endpoint = model.state.endpoints.get(endpoint_id)
     if endpoint is None or endpoint.project_id != project_id:
         return None
-    op = _stop(model, endpoint, model.new_group())
+    op = model.suspend_compute(endpoint, model.new_group())
     del model.state.endpoints[endpoint_id]
     return endpoint, [op]
 
@@ -101,7 +81,7 @@ def start_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[End
     endpoint = model.endpoint(project_id, endpoint_id)
     if endpoint.disabled:
         raise EmulatorError(400, f"endpoint {endpoint_id} is disabled")
-    return endpoint, [_start(model, endpoint, model.new_group())]
+    return endpoint, [model.start_compute(endpoint, model.new_group())]
 
 
 def suspend_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[Endpoint, list[Operation]]:
@@ -109,11 +89,11 @@ def suspend_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[E
     endpoint = model.endpoint(project_id, endpoint_id)
     if endpoint.pending_state is not None:
         raise EmulatorError(423, "endpoint is in some transitive state, could not suspend")
-    return endpoint, [_stop(model, endpoint, model.new_group())]
+    return endpoint, [model.suspend_compute(endpoint, model.new_group())]
 
 
 def restart_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[Endpoint, list[Operation]]:
     model.check_unlocked(project_id)
     endpoint = model.endpoint(project_id, endpoint_id)
     group = model.new_group()
-    return endpoint, [_stop(model, endpoint, group), _start(model, endpoint, group)]
+    return endpoint, [model.suspend_compute(endpoint, group), model.start_compute(endpoint, group)]

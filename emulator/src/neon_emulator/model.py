@@ -124,6 +124,28 @@ class Model:
         self._group += 1
         return f"{self.clock.stamp()}#{self._group}"
 
+    def start_compute(self, endpoint: Endpoint, group: str) -> Operation:
+        """A `start_compute` operation for the endpoint on the branch it serves now."""
+        return self.add_op(
+            endpoint.project_id,
+            "start_compute",
+            {"kind": "start", "endpoint_id": endpoint.id},
+            group,
+            branch_id=endpoint.branch_id,
+            endpoint_id=endpoint.id,
+        )
+
+    def suspend_compute(self, endpoint: Endpoint, group: str) -> Operation:
+        """A `suspend_compute` operation for the endpoint on the branch it serves now."""
+        return self.add_op(
+            endpoint.project_id,
+            "suspend_compute",
+            {"kind": "stop", "endpoint_id": endpoint.id},
+            group,
+            branch_id=endpoint.branch_id,
+            endpoint_id=endpoint.id,
+        )
+
     def add_op(
         self,
         project_id: str,
@@ -327,14 +349,7 @@ class Model:
                 group,
                 branch_id=branch.id,
             ),
-            self.add_op(
-                project.id,
-                "start_compute",
-                {"kind": "start", "endpoint_id": endpoint.id},
-                group,
-                branch_id=branch.id,
-                endpoint_id=endpoint.id,
-            ),
+            self.start_compute(endpoint, group),
         ]
         return Created(project, branch, [endpoint], [role], [database], ops)
 

@@ -172,16 +172,7 @@ def restore_snapshot(
     ops.append(model.add_op(project_id, "create_branch", clone, group, branch_id=restored.id))
     if not finalize_restore:
         endpoint = model.new_endpoint(project, restored.id, EndpointSpec())
-        ops.append(
-            model.add_op(
-                project_id,
-                "start_compute",
-                {"kind": "start", "endpoint_id": endpoint.id},
-                group,
-                branch_id=restored.id,
-                endpoint_id=endpoint.id,
-            )
-        )
+        ops.append(model.start_compute(endpoint, group))
         return Restored(restored, [endpoint], ops)
     clone["finalize"] = True
     moved, more = _swap(model, restored, target, None, group)
@@ -205,16 +196,7 @@ def finalize_restore(model: Model, project_id: str, branch_id: str, *, name: str
     target_endpoints = model.endpoints_of(project_id, target.id)
     if target_endpoints:  # the preview's own compute gives way to the production ones being moved in
         for own in model.endpoints_of(project_id, restored.id):
-            ops.append(
-                model.add_op(
-                    project_id,
-                    "suspend_compute",
-                    {"kind": "stop", "endpoint_id": own.id},
-                    group,
-                    branch_id=restored.id,
-                    endpoint_id=own.id,
-                )
-            )
+            ops.append(model.suspend_compute(own, group))
             del model.state.endpoints[own.id]
     (_, moved_ops), _ = _swap(model, restored, target, name, group)
     restored.restore_status = "finalized"
@@ -244,28 +226,10 @@ def _swap(
     restored.expires_at = target.expires_at
     ops: list[Operation] = []
     for endpoint in endpoints:
-        ops.append(
-            model.add_op(
-                project_id,
-                "suspend_compute",
-                {"kind": "stop", "endpoint_id": endpoint.id},
-                group,
-                branch_id=target.id,
-                endpoint_id=endpoint.id,
-            )
-        )
+        ops.append(model.suspend_compute(endpoint, group))
         endpoint.branch_id = restored.id
         model.touch(endpoint)
-        ops.append(
-            model.add_op(
-                project_id,
-                "start_compute",
-                {"kind": "start", "endpoint_id": endpoint.id},
-                group,
-                branch_id=restored.id,
-                endpoint_id=endpoint.id,
-            )
-        )
+        ops.append(model.start_compute(endpoint, group))
     model.touch(target)
     model.touch(restored)
     return (endpoints, ops), revert
