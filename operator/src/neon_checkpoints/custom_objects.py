@@ -8,9 +8,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from neon_checkpoints.kube import api_client_from_environment
 from neon_checkpoints.resources import GROUP, VERSION
 
 
@@ -31,13 +32,7 @@ class CustomObjects:
 
     @classmethod
     def from_environment(cls) -> CustomObjects:
-        """In-cluster service account, else $KUBECONFIG / ~/.kube/config (as kopf itself does)."""
-        configuration = client.Configuration()
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return cls(client.ApiClient(configuration))
+        return cls(api_client_from_environment())
 
     async def list(
         self, plural: str, namespace: str, *, label_selector: str | None = None

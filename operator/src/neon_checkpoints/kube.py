@@ -21,6 +21,16 @@ class SecretUnavailable(Exception):
         self.reason = reason
 
 
+def api_client_from_environment() -> client.ApiClient:
+    """In-cluster service account, else $KUBECONFIG / ~/.kube/config (as kopf itself does)."""
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return client.ApiClient(configuration)
+
+
 class Kube:
     def __init__(self, api_client: Any) -> None:
         self._core = client.CoreV1Api(api_client)
@@ -28,13 +38,7 @@ class Kube:
 
     @classmethod
     def from_environment(cls) -> Kube:
-        """In-cluster service account, else $KUBECONFIG / ~/.kube/config (as kopf itself does)."""
-        configuration = client.Configuration()
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        return cls(client.ApiClient(configuration))
+        return cls(api_client_from_environment())
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
