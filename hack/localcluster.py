@@ -39,6 +39,17 @@ def free_port() -> int:
         return port
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM and wait; SIGKILL if it does not exit in time. Idempotent."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 @dataclass
 class ProcessGroup:
     """Processes started detached, with pids persisted in `state_dir/pids.json`."""

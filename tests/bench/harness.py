@@ -25,7 +25,7 @@ import httpx
 import psycopg
 from kubernetes import client, config, watch
 
-from hack.localcluster import KubeControlPlane, PostgresCluster
+from hack.localcluster import KubeControlPlane, PostgresCluster, terminate
 from neon_api import NeonClient
 from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
 from tests.fixtures.emulator import EmulatorServer, start_emulator
@@ -156,13 +156,7 @@ class Operator:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process)
 
 
 @dataclass

@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from hack.localcluster import KubeControlPlane
+from hack.localcluster import KubeControlPlane, terminate
 from neon_api import NeonClient
 from tests.fixtures.emulator import EmulatorServer
 
@@ -58,13 +57,7 @@ class OperatorProcess:
         return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process)
 
 
 @dataclass

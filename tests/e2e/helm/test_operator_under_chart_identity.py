@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from hack.localcluster import KubeControlPlane, free_port
+from hack.localcluster import KubeControlPlane, free_port, terminate
 from hack.toolpaths import REPO_ROOT
 from neon_api import NeonClient
 from tests.fixtures.emulator import EmulatorServer
@@ -141,13 +140,7 @@ class Operator:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        terminate(self.process)
 
 
 def container_command(
