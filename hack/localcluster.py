@@ -1,5 +1,6 @@
 """Throwaway local servers for tests and the demo: etcd + kube-apiserver (+ kube-controller-manager) with TLS
-and a client-certificate kubeconfig, and a PostgreSQL cluster.
+and a client-certificate kubeconfig, a PostgreSQL cluster, and loop-mounted filesystem images (btrfs gives
+the emulator copy-on-write snapshots, as Neon's storage has).
 
 Every process is started in its own session with its pid recorded in the state directory, so `stop()` (or
 `python -m hack.localcluster down DIR`) ends them even from another process, and nothing is left running.
@@ -11,6 +12,7 @@ Every process is started in its own session with its pid recorded in the state d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +50,35 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+LOOP_SCRIPT = Path(__file__).resolve().parent / "btrfs-loop.sh"
+
+
+def loop_mount_unavailable(fstype: str = "btrfs") -> str | None:
+    """Why a `fstype` image cannot be loop-mounted here, or None if it can."""
+    if os.geteuid() != 0:
+        return "loop-mounting a filesystem image needs root"
+    if shutil.which(f"mkfs.{fstype}") is None:
+        return f"mkfs.{fstype} is not installed (apt-get install btrfs-progs / e2fsprogs)"
+    return None
+
+
+@contextlib.contextmanager
+def loop_mounted(workdir: Path, size: str, fstype: str = "btrfs") -> Iterator[Path]:
+    """A fresh sparse `fstype` image of `size` in `workdir`, mounted on `workdir/mnt`; always unmounted,
+    detached and removed after. Check `loop_mount_unavailable` first."""
+    image, mnt = workdir / "fs.img", workdir / "mnt"
+    try:
+        subprocess.run(
+            [str(LOOP_SCRIPT), "up", str(image), str(mnt), size, fstype],
+            check=True,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+        )
+        yield mnt
+    finally:
+        subprocess.run([str(LOOP_SCRIPT), "down", str(mnt), str(image)], check=False, timeout=120)
 
 
 @dataclass

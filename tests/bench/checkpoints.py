@@ -210,12 +210,14 @@ def run(options: BenchOptions) -> None:
     with cluster("bench-checkpoints") as env:
         projects = env.create_projects(spread)
         bursts = [_burst(env, projects, count, ceiling) for ceiling in POLL_CEILINGS]
+        storage = env.storage
     columns = [f"poll {c:g} s{' (default)' if i == 0 else ''}" for i, c in enumerate(POLL_CEILINGS)]
     print(
         f"{count} Checkpoints over {spread} projects, created back to back; per poll ceiling (1-min load "
         f"average before / after: {load:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):"
     )
-    print(f"operator settings: {' '.join(f'{k}={v}' for k, v in OPERATOR_ENV.items())}")
+    settings = " ".join(f"{k}={v}" for k, v in OPERATOR_ENV.items())
+    print(f"operator settings: {settings}; emulator storage: {storage}")
     print(format_table(["measure", "target", *columns], _summary(bursts)))
     print()
     print(format_table(["API requests per checkpoint, by route", "", *columns], _per_route(bursts)))

@@ -119,6 +119,7 @@ def run(options: BenchOptions) -> None:
             serialized = _concurrent(env, watcher, [one] * fan)
         finally:
             watcher.stop()
+    print(f"emulator storage: {env.cluster.storage}")
     ms = [f"{1000 * statistics.median(latencies):.0f}", f"{1000 * percentile(latencies, 0.95):.0f}"]
     delay = [f"{1000 * statistics.median(delays):.0f}", f"{1000 * percentile(delays, 0.95):.0f}"]
     print(

@@ -13,17 +13,17 @@ btrfs image (needs root and btrfs-progs, else it is left out with the reason); t
 from __future__ import annotations
 
 import contextlib
-import os
 import platform
 import random
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hack.localcluster import loop_mount_unavailable, loop_mounted
 from neon_emulator.postgres import PostgresProcess, free_port
 from neon_emulator.storage import BtrfsStorage, CopyStorage, Storage
 from neon_emulator.storage.filesystem import MIB, fs_type
@@ -35,7 +35,6 @@ QUICK_SIZES_MB = (10, 50)
 ROW_BYTES = 170  # heap + primary key bytes per generated row, measured on PostgreSQL 15
 BURST_INSERTS = 10_000
 BURST_UPDATES = 1_000
-LOOP_SCRIPT = Path(__file__).resolve().parents[2] / "hack" / "btrfs-loop.sh"
 DB = "app"
 
 
@@ -75,24 +74,6 @@ class Bench:
         )
         self.servers.append(proc)
         return proc
-
-
-def btrfs_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to loop-mount a btrfs image"
-    if shutil.which("mkfs.btrfs") is None:
-        return "mkfs.btrfs not installed (btrfs-progs)"
-    return None
-
-
-@contextlib.contextmanager
-def btrfs_image(workdir: Path, size: str) -> Iterator[Path]:
-    image, mnt = workdir / "btrfs.img", workdir / "mnt"
-    subprocess.run([str(LOOP_SCRIPT), "up", str(image), str(mnt), size, "btrfs"], check=True, timeout=120)
-    try:
-        yield mnt
-    finally:
-        subprocess.run([str(LOOP_SCRIPT), "down", str(mnt), str(image)], check=False, timeout=120)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -269,10 +250,10 @@ def run(options: BenchOptions) -> None:
     with contextlib.ExitStack() as stack:
         bench = Bench(stack)
         storages: list[Storage] = []
-        reason = btrfs_unavailable()
+        reason = loop_mount_unavailable("btrfs")
         if reason is None:
             image_size = f"{max(4, 6 * max(sizes) // 1024 + 2)}G"
-            mnt = stack.enter_context(btrfs_image(bench.workdir, image_size))
+            mnt = stack.enter_context(loop_mounted(bench.workdir, image_size))
             storages.append(BtrfsStorage(mnt / "data"))
         else:
             print(f"btrfs driver left out: {reason}")

@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from hack.localcluster import loop_mount_unavailable, loop_mounted
 from neon_emulator.postgres import PostgresProcess, free_port
 from neon_emulator.storage import Storage, StorageError, open_storage
 from neon_emulator.storage.filesystem import fs_type
@@ -25,30 +25,18 @@ from neon_emulator.storage.server_user import pg_bin_dir
 
 pytestmark = pytest.mark.postgres
 
-LOOP_SCRIPT = Path(__file__).resolve().parents[3] / "hack" / "btrfs-loop.sh"
-
-
-def loop_mount_skip_reason(fstype: str) -> str | None:
-    if os.geteuid() != 0:
-        return "loop-mounting a filesystem image needs root"
-    if shutil.which(f"mkfs.{fstype}") is None:
-        return f"mkfs.{fstype} is not installed (apt-get install btrfs-progs / e2fsprogs)"
-    return None
-
 
 @contextlib.contextmanager
 def loop_mount(size: str, fstype: str) -> Iterator[Path]:
     """A fresh `fstype` image of `size` mounted on a short path; always unmounted and detached after."""
-    reason = loop_mount_skip_reason(fstype)
+    reason = loop_mount_unavailable(fstype)
     if reason:
         pytest.skip(reason)
     workdir = Path(tempfile.mkdtemp(prefix="nes-", dir="/tmp"))
-    image, mnt = workdir / "fs.img", workdir / "mnt"
     try:
-        subprocess.run([str(LOOP_SCRIPT), "up", str(image), str(mnt), size, fstype], check=True, timeout=120)
-        yield mnt
+        with loop_mounted(workdir, size, fstype) as mnt:
+            yield mnt
     finally:
-        subprocess.run([str(LOOP_SCRIPT), "down", str(mnt), str(image)], check=False, timeout=120)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
