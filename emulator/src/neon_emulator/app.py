@@ -45,7 +45,13 @@ def _error(status: int, message: str, request: web.Request, code: str = "") -> w
 
 
 def build_app(
-    api: Api, executor: Executor, faults: FaultInjector, api_key: str, storage_driver: str
+    api: Api,
+    executor: Executor,
+    faults: FaultInjector,
+    api_key: str,
+    storage_driver: str,
+    *,
+    durable: Callable[[], Awaitable[None]],
 ) -> web.Application:
     counters = RequestCounters()
 
@@ -66,12 +72,14 @@ def build_app(
             if decision.delay:
                 await asyncio.sleep(decision.delay)
             if decision.status is not None:
-                response = web.json_response(decision.body, status=decision.status)
+                refusal = web.json_response(decision.body, status=decision.status)
                 if decision.retry_after is not None:
-                    response.headers["Retry-After"] = f"{decision.retry_after:g}"
-                return response
+                    refusal.headers["Retry-After"] = f"{decision.retry_after:g}"
+                return refusal
         try:
-            return await handler(request)
+            response = await handler(request)
+            await durable()  # nothing is answered before the state it reflects is on disk
+            return response
         except EmulatorError as exc:
             return web.json_response(exc.body(request.headers.get("X-Request-ID")), status=exc.status)
         except web.HTTPException as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -143,7 +143,19 @@ class State:
     next_database_id: int = 1000000
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """A view for `json.dumps`, to be encoded at once: it shares the records' own dicts rather than
+        copying them as `asdict` does, which made saving the state the emulator's main CPU cost under load."""
+        return {
+            "projects": {k: vars(v) for k, v in self.projects.items()},
+            "branches": {k: vars(v) for k, v in self.branches.items()},
+            "endpoints": {k: vars(v) for k, v in self.endpoints.items()},
+            "roles": [vars(r) for r in self.roles],
+            "databases": [vars(d) for d in self.databases],
+            "snapshots": {k: vars(v) for k, v in self.snapshots.items()},
+            "operations": {k: vars(v) for k, v in self.operations.items()},
+            "pending_removals": self.pending_removals,
+            "next_database_id": self.next_database_id,
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> State:

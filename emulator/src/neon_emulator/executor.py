@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ class Executor:
         faults: FaultInjector,
         op_delay: float,
         persist: Callable[[], None],
+        durable: Callable[[], Awaitable[None]],
     ) -> None:
         self.model = model
         self.storage = storage
@@ -67,7 +68,8 @@ class Executor:
         self.socket_dir = socket_dir
         self.faults = faults
         self.op_delay = op_delay
-        self.persist = persist
+        self.persist = persist  # marks the state changed; `durable` waits until it is saved (persistence.py)
+        self.durable = durable
         self._processes: dict[str, PostgresProcess] = {}
         self._lock = threading.Lock()
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -101,6 +103,7 @@ class Executor:
         try:
             job = self._resolve(op)
             if job is not None:
+                await self.durable()  # the state that asked for this job is saved before its side effects
                 await self._in_thread(self._execute, job)
         except (StorageError, psycopg.Error, OSError) as exc:
             log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
@@ -316,6 +319,7 @@ class Executor:
 
     async def discard(self, endpoint_ids: list[str], storage_names: list[str]) -> None:
         """Background clean-up of a deleted project."""
+        await self.durable()  # the promise to remove (pending_removals) is saved before anything goes
         for endpoint_id in endpoint_ids:
             await self._in_thread(self.stop_endpoint, endpoint_id)
         await self._in_thread(self._remove_all, storage_names)

@@ -20,7 +20,7 @@ from .expiry import expire_forever
 from .faults import FaultConfig, FaultInjector
 from .ids import IdGenerator
 from .model import Model
-from .persistence import StateFile
+from .persistence import Persister, StateFile
 from .postgres import free_port
 from .routes import PREFIX, Api
 from .storage import StorageError, open_storage
@@ -72,9 +72,8 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
     )
     state_file = StateFile(options.data_dir)
     model = Model(state_file.load(), IdGenerator(options.seed), Clock(), free_port)
-
-    def persist() -> None:
-        state_file.save(model.state)
+    persister = Persister(state_file, model.state)
+    persist = persister.changed
 
     faults = FaultInjector(options.faults)
     executor = Executor(
@@ -85,9 +84,10 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         faults=faults,
         op_delay=options.op_delay,
         persist=persist,
+        durable=persister.durable,
     )
     api = Api(model, executor, persist)
-    app = build_app(api, executor, faults, options.api_key, storage.driver)
+    app = build_app(api, executor, faults, options.api_key, storage.driver, durable=persister.durable)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -113,3 +113,4 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         await runner.cleanup()
         await executor.close()
         persist()
+        await persister.durable()

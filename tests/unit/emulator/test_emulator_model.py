@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from pathlib import Path
@@ -194,6 +195,11 @@ def test_state_survives_a_round_trip_through_the_file(tmp_path: Path) -> None:
     assert loaded == model.state
     assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
     assert StateFile(tmp_path / "absent").load() == State()
+
+
+def test_the_saved_state_has_every_field_of_the_model() -> None:
+    # to_json lists the fields by hand (for speed): a field added to State must be added there too.
+    assert set(State().to_json()) == {f.name for f in dataclasses.fields(State)}
 
 
 def test_expired_snapshots_and_branches_are_deleted_when_the_project_is_idle() -> None:
