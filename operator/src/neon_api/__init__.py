@@ -6,7 +6,17 @@ from neon_api import NeonClient, AsyncNeonClient, errors, models
 from neon_api import errors, models
 from neon_api.async_client import AsyncNeonClient
 from neon_api.calls.snapshots import UNSET
+from neon_api.pacing import OperationPace
 from neon_api.retry import NO_RETRY, RetryPolicy
 from neon_api.sync_client import NeonClient
 
-__all__ = ["NO_RETRY", "UNSET", "AsyncNeonClient", "NeonClient", "RetryPolicy", "errors", "models"]
+__all__ = [
+    "NO_RETRY",
+    "UNSET",
+    "AsyncNeonClient",
+    "NeonClient",
+    "OperationPace",
+    "RetryPolicy",
+    "errors",
+    "models",
+]

@@ -7,7 +7,7 @@ idempotent methods), with full-jitter exponential backoff that honours `Retry-Af
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -64,14 +64,3 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-POLL_CEILING = 2.0  # seconds between polls of a long operation, by default
-
-
-def poll_delays(first: float = 0.02, factor: float = 1.6, ceiling: float = POLL_CEILING) -> Iterator[float]:
-    """Operation polling intervals: tens of milliseconds first (emulator ops finish fast), then up to ~2 s."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(ceiling, delay * factor)

@@ -129,7 +129,7 @@ class CheckpointFlow(Flow):
             project,
             [op["id"] for op in recorded_ops],
             timeout=self.runtime.settings.operation_timeout,
-            max_interval=self.runtime.settings.operation_poll_interval,
+            pace=self.runtime.pace,
         )
         # Neon fills lsn/timestamp once the snapshot is complete.
         snapshot = await client.find_snapshot(project, name) or snapshot
@@ -220,7 +220,7 @@ class CheckpointFlow(Flow):
             spec.project_id,
             operations,
             timeout=self.runtime.settings.operation_timeout,
-            max_interval=self.runtime.settings.operation_poll_interval,
+            pace=self.runtime.pace,
         )
         self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from neon_api import OperationPace
 from neon_checkpoints.checkpoint_flow import CheckpointFlow
 from neon_checkpoints.kube import Kube
 from neon_checkpoints.meta import MetaStore
@@ -35,6 +36,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
         store=store,
         kube=Kube.from_environment(),
         neon=Runtime.neon_client(config, config.neon_api_key),
+        pace=OperationPace(config.operation_poll_interval),
     )
     logger.info(
         "neon-checkpoints operator started: Neon API %s, meta DB %s",

@@ -200,7 +200,7 @@ class RestoreFlow(Flow):
             project,
             operations,
             timeout=self.runtime.settings.operation_timeout,
-            max_interval=self.runtime.settings.operation_poll_interval,
+            pace=self.runtime.pace,
         )
         await self._complete(spec, checkpoint, client, branch, intent, finished)
 
@@ -328,7 +328,7 @@ class RestoreFlow(Flow):
             project,
             operations,
             timeout=self.runtime.settings.operation_timeout,
-            max_interval=self.runtime.settings.operation_poll_interval,
+            pace=self.runtime.pace,
         )
         self.logger.info("replaced branch %s deleted (oldBranchPolicy Delete)", branch_id)
         return "; the replaced branch was deleted"
@@ -402,7 +402,7 @@ class RestoreFlow(Flow):
             project,
             operations,
             timeout=self.runtime.settings.operation_timeout,
-            max_interval=self.runtime.settings.operation_poll_interval,
+            pace=self.runtime.pace,
         )
         self.logger.info("preview branch %s deleted", branch.id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from neon_api import AsyncNeonClient, RetryPolicy
+from neon_api import AsyncNeonClient, OperationPace, RetryPolicy
 from neon_checkpoints.kube import Kube
 from neon_checkpoints.meta import MetaStore
 from neon_checkpoints.settings import Settings
@@ -20,6 +20,8 @@ class Runtime:
     store: MetaStore
     kube: Kube
     neon: AsyncNeonClient = field(repr=False)
+    # How long recent waits for each kind of Neon operation took, for every client: when to poll the next.
+    pace: OperationPace = field(repr=False)
 
     @classmethod
     def neon_client(cls, settings: Settings, api_key: str) -> AsyncNeonClient:

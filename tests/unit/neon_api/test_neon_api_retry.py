@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from neon_api import NO_RETRY, RetryPolicy, errors
-from neon_api.retry import parse_retry_after, poll_delays
+from neon_api.retry import parse_retry_after
 from tests.unit.neon_api.fakes import Recorder, error, project_json, scripted, snapshot_json
 
 OK_PROJECT = httpx.Response(200, json={"project": project_json()})
@@ -120,11 +120,3 @@ def test_transport_errors_on_get_give_up_at_the_deadline(make_client, fake_time)
 def test_parse_retry_after(header, expected):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after(header, now) == expected
-
-
-def test_poll_delays_start_in_tens_of_ms_and_grow_to_two_seconds():
-    delays = poll_delays()
-    first = [next(delays) for _ in range(20)]
-    assert first[0] == pytest.approx(0.02)
-    assert first == sorted(first)
-    assert first[-1] == 2.0

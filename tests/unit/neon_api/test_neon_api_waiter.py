@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from neon_api import errors
+from neon_api import OperationPace, errors
 from neon_api.models import Operation
 from tests.unit.neon_api.fakes import operation_json
 
@@ -79,7 +79,7 @@ def test_running_until_the_deadline_is_a_timeout(make_client, fake_time):
 def test_a_lower_poll_ceiling_notices_completion_sooner(make_client, fake_time):
     handler, _ = statuses({"op-1": ["running"] * 30 + ["finished"]})
     client = make_client(handler)
-    client.wait_for_operations("proj-1", ["op-1"], max_interval=0.25)
+    client.wait_for_operations("proj-1", ["op-1"], pace=OperationPace(0.25))
     assert max(fake_time.sleeps) == 0.25
     assert fake_time.sleeps[0] == pytest.approx(0.02)
 

@@ -8,8 +8,8 @@ from typing import Any, cast
 from neon_api.calls.pages import collect
 from neon_api.errors import OperationFailed, OperationTimeout
 from neon_api.models import Operation
+from neon_api.pacing import OperationPace
 from neon_api.protocol import Exchange, Request, Step, clock, path, send
-from neon_api.retry import POLL_CEILING, poll_delays
 
 OPERATIONS_PAGE = 1000  # the API's maximum `limit` for GET /operations
 
@@ -38,15 +38,16 @@ def wait_for_operations(
     operations: Iterable[Operation | str],
     *,
     timeout: float = 300.0,
-    max_interval: float = POLL_CEILING,
+    pace: OperationPace | None = None,
 ) -> Exchange[tuple[Operation, ...]]:
     """Poll every operation until all succeed (`finished`/`skipped`); return them in the order given.
 
     `error`/`cancelled` raise OperationFailed at once. `failed` keeps being polled (Neon may retry it) and
     becomes OperationFailed only at the deadline; anything else still running then is OperationTimeout.
     Unknown statuses count as in progress. Pending operations are polled together in one step, so the
-    async client polls them concurrently. Polls start tens of milliseconds apart and back off to
-    `max_interval`: a lower ceiling notices completion sooner at the cost of more GETs.
+    async client polls them concurrently. When to poll is `pace`'s decision (pacing.py): where waits for the
+    same actions usually ended, else backoff from tens of milliseconds to its ceiling; the wait's duration is
+    then remembered by `pace`. Without one, plain backoff up to POLL_CEILING.
     """
     latest: dict[str, Operation | None] = {}
     for item in operations:
@@ -54,23 +55,35 @@ def wait_for_operations(
             latest.setdefault(item, None)
         else:
             latest[item.id] = item
-    deadline = (yield from clock()) + timeout
-    delays = poll_delays(ceiling=max_interval)
-    # Bare ids have never been seen: look at them right away. Known in-progress ones had no time to move yet.
-    delay = 0.0 if any(op is None for op in latest.values()) else next(delays)
+    started = yield from clock()
+    deadline = started + timeout
+    pace = pace or OperationPace()
+    # Bare ids (a wait resumed after a crash) have never been seen: look at them right away, and neither
+    # follow nor teach a plan, since what they wait for is unknown. Known in-progress operations had no time
+    # to move yet.
+    known = [op for op in latest.values() if op is not None]
+    kind = OperationPace.kind(op.action for op in known) if len(known) == len(latest) else None
+    schedule = pace.schedule(kind)
+    delay = 0.0 if kind is None else schedule.next_gap(0.0)
+    still_running_at, elapsed = 0.0, 0.0
     while True:
         for op in latest.values():
             if op is not None and op.failed_hard:
                 raise OperationFailed(op)
         pending = [op_id for op_id, op in latest.items() if op is None or not op.succeeded]
         if not pending:
+            if kind is not None and elapsed > 0.0:
+                pace.learn(kind, still_running_at, elapsed)
             return tuple(op for op in latest.values() if op is not None)
         replies = yield Step(tuple(_operation_request(project_id, op_id) for op_id in pending), delay)
+        elapsed = replies.now - started
         for op_id, response in zip(pending, replies.responses, strict=True):
             latest[op_id] = _parse(response.json())
+        if any(op is None or not op.succeeded for op in latest.values()):
+            still_running_at = elapsed
         if replies.now >= deadline:
             _give_up(latest, timeout)
-        delay = min(next(delays), max(0.0, deadline - replies.now))
+        delay = min(schedule.next_gap(elapsed), max(0.0, deadline - replies.now))
 
 
 def _give_up(latest: Mapping[str, Operation | None], timeout: float) -> None:
