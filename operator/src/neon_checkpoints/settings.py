@@ -45,7 +45,7 @@ class Settings:
     watch_namespaces: tuple[str, ...] = ()
     log_level: str = "INFO"
     operation_timeout: float = 300.0
-    # Ceiling of the operation-poll backoff: how late at most the operator notices that Neon finished.
+    # The longest gap between two polls of an operation (neon_api/pacing.py plans the rest).
     operation_poll_interval: float = 0.25
     # How long a flow waits (phase Queued) for another flow on the same Neon project before retrying later.
     project_lock_wait: float = 30.0
