@@ -54,6 +54,25 @@ def test_hard_failure_raises_at_once(make_client, fake_time, terminal):
     assert fake_time.now - 1000.0 < 1.0  # did not wait for the deadline
 
 
+def test_a_cancellation_seen_first_looks_again_for_the_siblings_error(make_client, fake_time):
+    handler, seen = statuses({"op-1": ["running", "error"], "op-2": ["cancelled"]})
+    client = make_client(handler)
+    with pytest.raises(errors.OperationFailed) as caught:
+        client.wait_for_operations("proj-1", ["op-1", "op-2"], timeout=60)
+    assert caught.value.operation.id == "op-1"  # the cause, not its echo
+    assert seen == {"op-1": 2, "op-2": 1}
+    assert fake_time.sleeps == []  # bare ids are looked at at once, and so is the cancellation's sibling
+
+
+def test_a_cancellation_with_siblings_still_running_after_one_more_look_is_a_failure(make_client, fake_time):
+    handler, seen = statuses({"op-1": ["running"], "op-2": ["cancelled"]})
+    client = make_client(handler)
+    with pytest.raises(errors.OperationFailed) as caught:
+        client.wait_for_operations("proj-1", ["op-1", "op-2"], timeout=60)
+    assert caught.value.operation.id == "op-2"
+    assert seen == {"op-1": 2, "op-2": 1}
+
+
 def test_failed_until_the_deadline_is_a_failure(make_client, fake_time):
     handler, _ = statuses({"op-1": ["failed"]})
     client = make_client(handler)

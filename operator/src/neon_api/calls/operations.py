@@ -42,12 +42,13 @@ def wait_for_operations(
 ) -> Exchange[tuple[Operation, ...]]:
     """Poll every operation until all succeed (`finished`/`skipped`); return them in the order given.
 
-    `error`/`cancelled` raise OperationFailed at once. `failed` keeps being polled (Neon may retry it) and
-    becomes OperationFailed only at the deadline; anything else still running then is OperationTimeout.
-    Unknown statuses count as in progress. Pending operations are polled together in one step, so the
-    async client polls them concurrently. When to poll is `pace`'s decision (pacing.py): where waits for the
-    same actions usually ended, else backoff from tens of milliseconds to its ceiling; the wait's duration is
-    then remembered by `pace`. Without one, plain backoff up to POLL_CEILING.
+    `error`/`cancelled` raise OperationFailed at once (a `cancelled` one after one more look at its running
+    siblings, so that a sibling's `error` is what gets reported). `failed` keeps being polled (Neon may
+    retry it) and becomes OperationFailed only at the deadline; anything else still running then is
+    OperationTimeout. Unknown statuses count as in progress. Pending operations are polled together in one
+    step, so the async client polls them concurrently. When to poll is `pace`'s decision (pacing.py): where
+    waits for the same actions usually ended, else backoff from tens of milliseconds to its ceiling; the
+    wait's duration is then remembered by `pace`. Without one, plain backoff up to POLL_CEILING.
     """
     latest: dict[str, Operation | None] = {}
     for item in operations:
@@ -66,12 +67,20 @@ def wait_for_operations(
     schedule = pace.schedule(kind)
     delay = 0.0 if kind is None else schedule.next_gap(0.0)
     still_running_at, elapsed = 0.0, 0.0
+    looked_again = False
     while True:
-        for op in latest.values():
-            if op is not None and op.failed_hard:
-                raise OperationFailed(op)
-        pending = [op_id for op_id, op in latest.items() if op is None or not op.succeeded]
-        if not pending:
+        hard = [op for op in latest.values() if op is not None and op.failed_hard]
+        pending = [
+            op_id for op_id, op in latest.items() if op is None or not (op.succeeded or op.failed_hard)
+        ]
+        if hard:
+            # A cancellation is usually the echo of a sibling's error (Neon cancels the rest of a failed
+            # request), and the error names the cause: while siblings still run, look once more at once.
+            causes = [op for op in hard if op.status != "cancelled"]
+            if causes or not pending or looked_again:
+                raise OperationFailed((causes or hard)[0])
+            looked_again, delay = True, 0.0
+        elif not pending:
             if kind is not None and elapsed > 0.0:
                 pace.learn(kind, still_running_at, elapsed)
             return tuple(op for op in latest.values() if op is not None)
