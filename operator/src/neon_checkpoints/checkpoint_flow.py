@@ -26,9 +26,10 @@ from neon_checkpoints.checkpoint_plan import (
     next_phase,
     pick_default_branch,
     plan_create,
+    plan_expiry_change,
     ready_condition_status,
 )
-from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, snapshot_name_for
+from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, parse_time, snapshot_name_for
 from neon_checkpoints.conditions import rfc3339
 from neon_checkpoints.crash import crash_point
 from neon_checkpoints.error_mapping import Verdict, classify, to_kopf
@@ -85,8 +86,7 @@ class CheckpointFlow(Flow):
     async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
         project = spec.project_id
         name = snapshot_name_for(self.uid)
-        created_at = self.body.metadata.creation_timestamp
-        created = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00")) if created_at else _utcnow()
+        created = self._created_at()
         observed = Observed(
             branch=await self._resolve_branch(client, spec),
             snapshot=await client.find_snapshot(project, name),
@@ -170,10 +170,49 @@ class CheckpointFlow(Flow):
         return pick_default_branch(await client.list_branches(spec.project_id))
 
     async def observe_spec_change(self) -> None:
-        """A mutable field changed (deletionPolicy, credentials): acknowledge the new generation."""
+        """A mutable field changed: move the snapshot's expiry if `ttl`/`expiresAt` did (else Neon would drop
+        it on the old date under a Checkpoint that says otherwise), and acknowledge the new generation."""
+        try:
+            spec: CheckpointSpec | None = CheckpointSpec.from_dict(self.body.spec)
+        except InvalidSpec:
+            spec = None
+        recorded = self.status.get("expiresAt")
+        change = (
+            plan_expiry_change(
+                spec,
+                phase=self.status.phase,
+                snapshot_id=self.status.get("snapshotId"),
+                created_at=self._created_at(),
+                recorded=parse_time(recorded) if recorded else None,
+                now=_utcnow(),
+            )
+            if spec is not None
+            else None
+        )
+        if spec is not None and change is not None:
+            snapshot_id = self.status.get("snapshotId")
+            try:
+                async with self._client(spec.credentials) as client:
+                    await client.update_snapshot(spec.project_id, snapshot_id, expires_at=change.expires_at)
+                await self.runtime.store.set_checkpoint_expiry(self.uid, change.expires_at)
+            except _EXPECTED as exc:
+                await self._fail_or_retry(classify(exc, subject=f"Neon project {spec.project_id}"))
+            when = f"expires at {_time(change.expires_at)}" if change.expires_at else "no longer expires"
+            self.logger.info("snapshot %s now %s", snapshot_id, when)
+            await self.status.record(
+                Step.SPEC_CHANGED,
+                "ExpiryChanged",
+                f"snapshot {snapshot_id} now {when}",
+                expiresAt=_time(change.expires_at),
+            )
+            return
         ready = next((c for c in self.status.get("conditions") or [] if c.get("type") == "Ready"), None)
         if ready is not None:
             await self.status.record(Step.SPEC_CHANGED, ready.get("reason", ""), ready.get("message", ""))
+
+    def _created_at(self) -> dt.datetime:
+        created_at = self.body.metadata.creation_timestamp
+        return dt.datetime.fromisoformat(created_at.replace("Z", "+00:00")) if created_at else _utcnow()
 
     # -- delete ---------------------------------------------------------------------------------------
 

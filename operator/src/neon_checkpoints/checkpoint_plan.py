@@ -112,3 +112,34 @@ def next_phase(current: Phase | None, step: Step) -> Phase:
 
 def ready_condition_status(phase: Phase) -> str:
     return "True" if phase is Phase.READY else "False"
+
+
+@dataclass(frozen=True)
+class ChangeExpiry:
+    """Move the snapshot's Neon-side expiry to `expires_at` (None: the snapshot no longer expires)."""
+
+    expires_at: dt.datetime | None
+
+
+def plan_expiry_change(
+    spec: CheckpointSpec,
+    *,
+    phase: Phase | None,
+    snapshot_id: str | None,
+    created_at: dt.datetime,
+    recorded: dt.datetime | None,
+    now: dt.datetime,
+) -> ChangeExpiry | None:
+    """After an edit of `ttl`/`expiresAt`: whether the snapshot's expiry must follow.
+
+    Only a Ready checkpoint has a snapshot to change (one still being created takes the spec it reads).
+    `recorded` is status.expiresAt, in whole seconds. A new expiry already past is left to the expiry
+    handler, which deletes the Checkpoint (Neon refuses an expiry in the past)."""
+    if phase is not Phase.READY or not snapshot_id:
+        return None
+    wanted = spec.expiry(created_at)
+    if wanted is not None:
+        wanted = wanted.replace(microsecond=0)
+    if wanted == recorded or (wanted is not None and wanted <= now):
+        return None
+    return ChangeExpiry(wanted)

@@ -9,10 +9,10 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
@@ -21,6 +21,8 @@ import pytest
 from hack.localcluster import KubeControlPlane, terminate
 from neon_api import NeonClient
 from tests.fixtures.emulator import EmulatorServer
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[3]
 OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"
@@ -181,6 +183,18 @@ class Harness:
         with psycopg.connect(self.meta_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             cur.execute(sql.encode(), params)
             return cur.fetchall()
+
+
+def eventually(check: Callable[[], T | None], *, timeout: float, what: str, h: Harness) -> T:
+    """Poll `check` until it returns something truthy; fail with the operator log otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{h.operator_logs()}")
+        time.sleep(0.25)
 
 
 @pytest.fixture

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from typing import Any
 
 import pytest
 
-from tests.e2e.checkpoint.conftest import Harness
+from neon_checkpoints.conditions import rfc3339
+from tests.e2e.checkpoint.conftest import Harness, eventually
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 
@@ -112,3 +115,48 @@ def test_delete_policy_retain_keeps_the_snapshot(harness: Harness) -> None:
     assert harness.snapshot_names(project) == [f"ckpt-{uid}"]
     [row] = harness.meta_rows()
     assert row["deleted_at"] is not None and row["snapshot_id"] == body["status"]["snapshotId"]
+
+
+def test_editing_the_ttl_moves_the_snapshot_expiry_in_neon_status_and_meta(harness: Harness) -> None:
+    project = harness.create_project()
+    harness.start_operator()
+    manifest = """
+apiVersion: neoncheckpoints.dev/v1alpha1
+kind: Checkpoint
+metadata: {{name: expiring}}
+spec: {{projectId: {project}, branch: production{extra}}}
+"""
+    assert harness.apply(manifest.format(project=project, extra=", ttl: 1h")).returncode == 0
+    harness.wait_ready("expiring")
+    body = harness.get("checkpoint", "expiring")
+    created = dt.datetime.fromisoformat(body["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+    snapshot_id = body["status"]["snapshotId"]
+
+    def neon_expiry() -> dt.datetime | None:
+        with harness.neon() as neon:
+            [snapshot] = [s for s in neon.list_snapshots(project) if s.id == snapshot_id]
+        return snapshot.expires_at
+
+    assert neon_expiry() == created + dt.timedelta(hours=1)
+
+    def settled(expected: str | None) -> dict[str, Any] | None:
+        status = harness.get("checkpoint", "expiring")["status"]
+        moved = status.get("expiresAt") == expected and status["observedGeneration"] == 2 + (expected is None)
+        return status if moved else None
+
+    applied = harness.apply(manifest.format(project=project, extra=", ttl: 3h"))
+    assert applied.returncode == 0, applied.stderr
+    later = created + dt.timedelta(hours=3)
+    status = eventually(lambda: settled(rfc3339(later)), timeout=30, what="status.expiresAt moved", h=harness)
+    assert status["phase"] == "Ready"
+    assert neon_expiry() == later
+    [row] = harness.meta_rows("SELECT expires_at FROM checkpoints WHERE name = 'expiring'")
+    assert row["expires_at"] == later
+    assert "ExpiryChanged" in {c["reason"] for c in status["conditions"]}
+
+    applied = harness.apply(manifest.format(project=project, extra=""))  # ttl removed: keep the snapshot
+    assert applied.returncode == 0, applied.stderr
+    eventually(lambda: settled(None), timeout=30, what="status.expiresAt cleared", h=harness)
+    assert neon_expiry() is None
+    [row] = harness.meta_rows("SELECT expires_at FROM checkpoints WHERE name = 'expiring'")
+    assert row["expires_at"] is None

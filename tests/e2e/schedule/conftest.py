@@ -6,15 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
 
 from hack.localcluster import KubeControlPlane
-from tests.e2e.checkpoint.conftest import REPO, Harness, harness, namespace  # noqa: F401  (fixtures)
+from tests.e2e.checkpoint.conftest import REPO, Harness, eventually, harness, namespace  # noqa: F401  (fixtures)
 
 T = TypeVar("T")
 SCHEDULE_UID_LABEL = "neoncheckpoints.dev/schedule-uid"
@@ -28,18 +27,6 @@ def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
             "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
         )
     return kube_cluster
-
-
-def eventually(check: Callable[[], T | None], *, timeout: float, what: str, h: Harness) -> T:
-    """Poll `check` until it returns something truthy; fail with the operator log otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{h.operator_logs()}")
-        time.sleep(0.25)
 
 
 @dataclass

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.checkpoint.conftest import Harness
+from tests.e2e.checkpoint.conftest import Harness, eventually
 from tests.e2e.restore.conftest import RestoreHarness, restores  # noqa: F401  (fixture)
-from tests.e2e.schedule.conftest import eventually
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 

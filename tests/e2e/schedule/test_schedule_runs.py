@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.e2e.checkpoint.conftest import Harness
-from tests.e2e.schedule.conftest import Schedules, eventually
+from tests.e2e.checkpoint.conftest import Harness, eventually
+from tests.e2e.schedule.conftest import Schedules
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 

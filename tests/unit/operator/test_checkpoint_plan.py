@@ -9,6 +9,7 @@ import pytest
 from neon_api.models import Branch, Snapshot
 from neon_checkpoints.checkpoint_plan import (
     AdoptSnapshot,
+    ChangeExpiry,
     Fail,
     Observed,
     Phase,
@@ -17,6 +18,7 @@ from neon_checkpoints.checkpoint_plan import (
     next_phase,
     pick_default_branch,
     plan_create,
+    plan_expiry_change,
     ready_condition_status,
 )
 from neon_checkpoints.checkpoint_spec import CheckpointSpec, InvalidSpec, parse_ttl, snapshot_name_for
@@ -184,3 +186,40 @@ def test_spec_from_the_resource() -> None:
 def test_invalid_spec(spec: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidSpec, match=message):
         CheckpointSpec.from_dict(spec)
+
+
+def expiry_after_edit(spec: dict[str, object], recorded: dt.datetime | None, **kw: object) -> object:
+    args: dict[str, object] = dict(
+        phase=Phase.READY,
+        snapshot_id="snap-1",
+        created_at=T0,
+        recorded=recorded,
+        now=T0 + dt.timedelta(minutes=5),
+    )
+    args.update(kw)
+    return plan_expiry_change(CheckpointSpec.from_dict({"projectId": "p-1", **spec}), **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("spec", "recorded", "expected"),
+    [
+        ({"ttl": "2h"}, T0 + dt.timedelta(hours=1), ChangeExpiry(T0 + dt.timedelta(hours=2))),
+        ({}, T0 + dt.timedelta(hours=1), ChangeExpiry(None)),  # ttl removed: no longer expires
+        ({"ttl": "1h"}, None, ChangeExpiry(T0 + dt.timedelta(hours=1))),  # ttl added
+        ({"expiresAt": "2026-12-01T00:00:00.700Z"}, dt.datetime(2026, 12, 1, tzinfo=dt.UTC), None),  # whole s
+        ({"ttl": "1h"}, T0 + dt.timedelta(hours=1), None),  # unchanged (e.g. deletionPolicy edited)
+        ({}, None, None),
+        ({"ttl": "1m"}, T0 + dt.timedelta(hours=1), None),  # already past: the expiry handler deletes it
+    ],
+)
+def test_an_expiry_edit_moves_the_snapshot_expiry_only_when_it_changes_and_lies_ahead(
+    spec: dict[str, object], recorded: dt.datetime | None, expected: ChangeExpiry | None
+) -> None:
+    assert expiry_after_edit(spec, recorded) == expected
+
+
+@pytest.mark.parametrize(
+    ("phase", "snapshot_id"), [(Phase.CREATING, "snap-1"), (Phase.READY, None), (None, None)]
+)
+def test_only_a_ready_checkpoint_has_an_expiry_to_move(phase: Phase | None, snapshot_id: str | None) -> None:
+    assert expiry_after_edit({"ttl": "2h"}, None, phase=phase, snapshot_id=snapshot_id) is None

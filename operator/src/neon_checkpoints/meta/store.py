@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -129,6 +130,17 @@ class MetaStore:
             row = await cur.fetchone()
         assert row is not None  # RETURNING always yields the row
         return row
+
+    async def set_checkpoint_expiry(self, uid: str, expires_at: dt.datetime | None) -> CheckpointRow | None:
+        """Record a changed snapshot expiry (None: it no longer expires); the upsert never clears it."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=class_row(CheckpointRow))
+            await cur.execute(
+                "UPDATE checkpoints SET expires_at = %s, updated_at = clock_timestamp()"
+                " WHERE uid = %s RETURNING *",
+                (expires_at, uid),
+            )
+            return await cur.fetchone()
 
     async def mark_checkpoint_deleted(self, uid: str) -> CheckpointRow | None:
         """Record that the Checkpoint resource is gone (its snapshot may be kept by `Retain`)."""
