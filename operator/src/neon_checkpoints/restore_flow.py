@@ -113,7 +113,11 @@ class RestoreFlow(Flow):
             )
         found = await self.runtime.kube.get_object(CHECKPOINTS, self.namespace, spec.checkpoint)
         view, checkpoint_credentials = checkpoint_view(found) if found else (None, None)
-        match plan_admission(view, ref=spec.checkpoint, namespace=self.namespace):
+        try:
+            begun = await self._begun()
+        except psycopg.Error as exc:
+            await self._fail_or_retry(classify(exc, subject="the meta database"))
+        match plan_admission(view, ref=spec.checkpoint, namespace=self.namespace, begun=begun):
             case Fail(reason=reason, message=message):
                 await self._fail_or_retry(Verdict(False, reason, message))
             case Wait(reason=reason, message=message):
@@ -130,6 +134,24 @@ class RestoreFlow(Flow):
                 await self._restore(spec, checkpoint, snapshot_id, client)
         except _EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
+
+    async def _begun(self) -> CheckpointView | None:
+        """The checkpoint as the meta DB knew it when this restore's intent was recorded, if it was."""
+        row = await self.runtime.store.get_restore(self.uid)
+        if row is None or row.started_at is None or row.checkpoint_id is None:
+            return None
+        checkpoint = await self.runtime.store.get_checkpoint_by_id(row.checkpoint_id)
+        if checkpoint is None:
+            return None
+        return CheckpointView(
+            name=checkpoint.name,
+            uid=checkpoint.uid,
+            phase=checkpoint.phase,
+            project_id=checkpoint.project_id,
+            branch=checkpoint.branch_name or None,
+            snapshot_id=checkpoint.snapshot_id,
+            checkpoint_id=checkpoint.id,
+        )
 
     async def _base_record(self, spec: RestoreSpec, checkpoint: CheckpointView) -> RestoreRecord:
         # The checkpoint's meta row names its branch as the timeline knows it (lineage joins on it).

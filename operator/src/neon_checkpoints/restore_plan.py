@@ -103,7 +103,14 @@ class Proceed:
     snapshot_id: str
 
 
-def plan_admission(checkpoint: CheckpointView | None, *, ref: str, namespace: str) -> Wait | Fail | Proceed:
+def plan_admission(
+    checkpoint: CheckpointView | None, *, ref: str, namespace: str, begun: CheckpointView | None = None
+) -> Wait | Fail | Proceed:
+    """Whether a restore may run. `begun`: the checkpoint as the meta DB recorded it when this restore's
+    intent was recorded (it may be under way in Neon): such a restore is finished whatever happened to the
+    Checkpoint resource since (deleted, being deleted), or its status would contradict production."""
+    if begun is not None and begun.snapshot_id is not None:
+        return Proceed(begun, begun.snapshot_id)
     if checkpoint is None:
         return Fail("CheckpointNotFound", f"Checkpoint {namespace}/{ref} not found")
     if checkpoint.phase == "Failed":

@@ -39,6 +39,35 @@ def test_crash_after_the_restore_was_accepted_restores_exactly_once(restores: Re
     assert (row["phase"], row["restored_branch_id"]) == ("Succeeded", restored[0].id)
 
 
+def test_a_restore_under_way_is_finished_even_if_its_checkpoint_was_deleted_meanwhile(
+    restores: RestoreHarness,
+) -> None:
+    h = restores.h
+    project = h.create_project()
+    app = restores.app_uri(project)
+    sql(app, "CREATE TABLE marker (v int)")
+    sql(app, "INSERT INTO marker VALUES (1)")
+    first = h.start_operator(NEON_CHECKPOINTS_CRASH_AFTER="restore-accepted")
+    snapshot = restores.checkpoint(project, "v1", "c1")["status"]["snapshotId"]
+    sql(app, "UPDATE marker SET v = 2")
+    restores.restore("back-to-v1", "v1")
+    assert first.wait_exit(timeout=60) == 137, first.log()
+    # While the operator is down the Checkpoint goes for good (deleted, its finalizer removed by hand).
+    h.kubectl("delete", "checkpoint", "v1", "--wait=false")
+    h.kubectl("patch", "checkpoint", "v1", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    gone = h.kubectl("wait", "--for=delete", "checkpoint/v1", "--timeout=30s", check=False, timeout=40)
+    assert gone.returncode == 0, gone.stderr
+
+    h.start_operator()
+    status = restores.wait_restore("back-to-v1")["status"]
+    assert status["phase"] == "Succeeded", status
+    restored = [b for b in restores.branches(project).values() if b.restored_from == snapshot]
+    assert len(restored) == 1 and restored[0].id == status["restoredBranchId"], "exactly one restore"
+    assert sql(app, "SELECT v FROM marker") == [(1,)]
+    [row] = restores.restores()
+    assert (row["phase"], row["restored_branch_id"]) == ("Succeeded", restored[0].id)
+
+
 def test_failed_operation_fails_the_restore_and_leaves_production_as_neon_left_it(
     restores: RestoreHarness,
 ) -> None:

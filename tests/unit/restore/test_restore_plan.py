@@ -88,6 +88,14 @@ def test_admission(situation: str, checkpoint: CheckpointView | None, expected: 
         assert decided == expected, situation
 
 
+@pytest.mark.parametrize("now", [None, view("Deleting"), view("Failed"), view("Creating", SNAP)])
+def test_a_restore_whose_intent_was_recorded_proceeds_whatever_became_of_the_checkpoint(
+    now: CheckpointView | None,
+) -> None:
+    recorded = view()
+    assert plan_admission(now, ref="v1", namespace="ns", begun=recorded) == Proceed(recorded, SNAP)
+
+
 def test_waiting_names_the_phase() -> None:
     decided = plan_admission(view("Creating"), ref="v1", namespace="ns")
     assert decided == Wait(

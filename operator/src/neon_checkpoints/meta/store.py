@@ -153,6 +153,12 @@ class MetaStore:
             )
             return await cur.fetchone()
 
+    async def get_checkpoint_by_id(self, checkpoint_id: int) -> CheckpointRow | None:
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(CheckpointRow))
+            await cur.execute("SELECT * FROM checkpoints WHERE id = %s", (checkpoint_id,))
+            return await cur.fetchone()
+
     async def get_checkpoint(self, uid: str) -> CheckpointRow | None:
         async with self._pool.connection() as conn:
             cur = conn.cursor(row_factory=class_row(CheckpointRow))
