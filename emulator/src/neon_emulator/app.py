@@ -51,7 +51,7 @@ def build_app(
     api_key: str,
     storage_driver: str,
     *,
-    durable: Callable[[], Awaitable[None]],
+    durable: Callable[[str | None], Awaitable[None]],
 ) -> web.Application:
     counters = RequestCounters()
 
@@ -78,7 +78,8 @@ def build_app(
                 return refusal
         try:
             response = await handler(request)
-            await durable()  # nothing is answered before the state it reflects is on disk
+            # Nothing is answered before the state it reflects (its project's, or all) is on disk.
+            await durable(request.match_info.get("project_id"))
             return response
         except EmulatorError as exc:
             return web.json_response(exc.body(request.headers.get("X-Request-ID")), status=exc.status)

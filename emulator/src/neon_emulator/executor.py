@@ -59,8 +59,8 @@ class Executor:
         socket_dir: Path,
         faults: FaultInjector,
         op_delay: float,
-        persist: Callable[[], None],
-        durable: Callable[[], Awaitable[None]],
+        persist: Callable[[str | None], None],
+        durable: Callable[[str | None], Awaitable[None]],
     ) -> None:
         self.model = model
         self.storage = storage
@@ -91,19 +91,20 @@ class Executor:
 
     async def _run(self, op: Operation) -> None:
         self.model.mark_running(op)
-        self.persist()
+        self.persist(op.project_id)
         delay = self.faults.config.operation_delay
         await asyncio.sleep(self.op_delay if delay is None else delay)
         if op.status != "running":  # the project was deleted meanwhile
             return
         if self.faults.operation_fails(op.action):
             self.model.mark_failed(op, f"injected failure of {op.action}")
-            self.persist()
+            self.persist(op.project_id)
             return
         try:
             job = self._resolve(op)
             if job is not None:
-                await self.durable()  # the state that asked for this job is saved before its side effects
+                # The state that asked for this job is saved before its side effects.
+                await self.durable(op.project_id)
                 await self._in_thread(self._execute, job)
         except (StorageError, psycopg.Error, OSError) as exc:
             log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
@@ -116,7 +117,7 @@ class Executor:
         else:
             if op.id in self.model.state.operations:
                 self.model.mark_finished(op)
-        self.persist()
+        self.persist(op.project_id)
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
@@ -299,7 +300,7 @@ class Executor:
         if state.pending_removals:
             await self._in_thread(self._remove_all, list(state.pending_removals))
             state.pending_removals.clear()
-        self.persist()
+        self.persist(None)
         for project_id in self.model.projects_with_pending_operations():
             self.kick(project_id)
 
@@ -319,13 +320,13 @@ class Executor:
 
     async def discard(self, endpoint_ids: list[str], storage_names: list[str]) -> None:
         """Background clean-up of a deleted project."""
-        await self.durable()  # the promise to remove (pending_removals) is saved before anything goes
+        await self.durable(None)  # the promise to remove (pending_removals) is saved before anything goes
         for endpoint_id in endpoint_ids:
             await self._in_thread(self.stop_endpoint, endpoint_id)
         await self._in_thread(self._remove_all, storage_names)
         removed = set(storage_names)
         self.model.state.pending_removals = [n for n in self.model.state.pending_removals if n not in removed]
-        self.persist()
+        self.persist(None)
 
     async def close(self, grace: float = 60.0) -> None:
         """Stop scheduling, let in-flight jobs finish (bounded), then stop every server this emulator runs."""

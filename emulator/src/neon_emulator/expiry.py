@@ -38,12 +38,11 @@ def sweep(model: Model) -> set[str]:
 
 
 async def expire_forever(
-    model: Model, executor: Executor, persist: Callable[[], None], every: float = 1.0
+    model: Model, executor: Executor, persist: Callable[[str | None], None], every: float = 1.0
 ) -> None:
     while True:
         await asyncio.sleep(every)
         touched = sweep(model)
-        if touched:
-            persist()
-            for project_id in touched:
-                executor.kick(project_id)
+        for project_id in touched:
+            persist(project_id)
+            executor.kick(project_id)

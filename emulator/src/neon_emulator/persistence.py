@@ -7,6 +7,9 @@ Whatever must not run ahead of the disk awaits `Persister.durable()`: every API 
 acknowledged is lost by a crash) and every operation's job (no side effect, such as removing a data directory,
 happens before the state that called for it is saved). Under load many changes share one write instead of
 each encoding and fsyncing the whole state on the event loop, which made the emulator's answers slow.
+
+Changes and waits name their project when they have one: a request about project A then waits only for A's
+changes (and for changes of no particular project), not for the steady stream of B's during a burst.
 """
 
 from __future__ import annotations
@@ -67,18 +70,29 @@ class Persister:
         self._state = state
         self._changes = 0  # changes marked so far
         self._saved = 0  # changes covered by the newest completed save
+        self._latest: dict[str, int] = {}  # project id -> the number of its latest change
+        self._latest_global = 0  # the number of the latest change of no particular project
         self._progress = asyncio.Event()  # set (and replaced) after every save attempt
         self._error: OSError | None = None  # of the newest save attempt
         self._saving: asyncio.Task[None] | None = None
 
-    def changed(self) -> None:
+    def changed(self, project_id: str | None = None) -> None:
+        """The state changed (for `project_id`, or in general: e.g. the list of projects)."""
         self._changes += 1
+        if project_id is None:
+            self._latest_global = self._changes
+        else:
+            self._latest[project_id] = self._changes
         if self._saving is None or self._saving.done():
             self._saving = asyncio.get_running_loop().create_task(self._save_all())
 
-    async def durable(self) -> None:
-        """Return once every change marked before this call is on disk; raise OSError if saving failed."""
-        target = self._changes
+    async def durable(self, project_id: str | None = None) -> None:
+        """Return once every change marked before this call (for `project_id` and in general; all of them
+        without one) is on disk; raise OSError if saving failed."""
+        if project_id is None:
+            target = self._changes
+        else:
+            target = max(self._latest.get(project_id, 0), self._latest_global)
         while self._saved < target:
             progress = self._progress
             if self._saving is None or self._saving.done():

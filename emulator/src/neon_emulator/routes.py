@@ -81,7 +81,7 @@ def raise_bad(message: str) -> NoReturn:
 
 
 class Api:
-    def __init__(self, model: Model, executor: Executor, persist: Callable[[], None]) -> None:
+    def __init__(self, model: Model, executor: Executor, persist: Callable[[str | None], None]) -> None:
         self.model = model
         self.executor = executor
         self.persist = persist
@@ -136,7 +136,7 @@ class Api:
         ]
 
     def _changed(self, project_id: str) -> None:
-        self.persist()
+        self.persist(project_id)
         self.executor.kick(project_id)
 
     def _endpoint(self, endpoint: Endpoint) -> dict[str, Any]:
@@ -229,7 +229,7 @@ class Api:
 
     async def delete_project(self, request: web.Request) -> web.Response:
         project, endpoint_ids, storage = self.model.delete_project(request.match_info["project_id"])
-        self.persist()
+        self.persist(None)  # the list of projects changed
         task = asyncio.ensure_future(self.executor.discard(endpoint_ids, storage))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

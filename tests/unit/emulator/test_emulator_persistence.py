@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,32 @@ async def test_a_failed_save_is_raised_to_waiters_and_retried_by_the_next_wait(t
     assert not file.path.exists()
     await persister.durable()
     assert [p.name for p in file.load().projects.values()] == ["kept"]
+
+
+class HeldFile(StateFile):
+    """Writes wait until the test lets them through."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.release = threading.Event()
+
+    def write(self, data: bytes) -> None:
+        self.release.wait(timeout=10)
+        super().write(data)
+
+
+async def test_a_wait_for_one_project_does_not_wait_for_another_projects_changes(tmp_path: Path) -> None:
+    file = HeldFile(tmp_path)
+    persister = Persister(file, State())
+    persister.changed("project-b")
+    await asyncio.wait_for(persister.durable("project-a"), timeout=1)  # nothing of A's is unsaved
+    waiting_for_b = asyncio.ensure_future(persister.durable("project-b"))
+    waiting_for_all = asyncio.ensure_future(persister.durable())
+    await asyncio.sleep(0.05)
+    assert not waiting_for_b.done() and not waiting_for_all.done()
+    persister.changed()  # a change of no particular project: every project's answers wait for it
+    waiting_for_a = asyncio.ensure_future(persister.durable("project-a"))
+    await asyncio.sleep(0.05)
+    assert not waiting_for_a.done()
+    file.release.set()
+    await asyncio.wait_for(asyncio.gather(waiting_for_a, waiting_for_b, waiting_for_all), timeout=5)
