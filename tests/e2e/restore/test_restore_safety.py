@@ -5,6 +5,7 @@ give phase Failed with the cause, and no half-done bookkeeping."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -13,7 +14,16 @@ from tests.e2e.restore.conftest import RestoreHarness, sql
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 
 
-def test_crash_after_the_restore_was_accepted_restores_exactly_once(restores: RestoreHarness) -> None:
+@dataclass(frozen=True)
+class Interrupted:
+    project: str
+    app: str  # production's connection URI
+    snapshot: str  # of Checkpoint v1, taken while marker held 1 (production now holds 2)
+
+
+def crash_mid_restore(restores: RestoreHarness) -> Interrupted:
+    """Checkpoint v1, change production, then restore v1 with an operator that dies right after Neon
+    accepted the restore: the restore is under way in Neon and nobody finishes it."""
     h = restores.h
     project = h.create_project()
     app = restores.app_uri(project)
@@ -22,50 +32,44 @@ def test_crash_after_the_restore_was_accepted_restores_exactly_once(restores: Re
     first = h.start_operator(NEON_CHECKPOINTS_CRASH_AFTER="restore-accepted")
     snapshot = restores.checkpoint(project, "v1", "c1")["status"]["snapshotId"]
     sql(app, "UPDATE marker SET v = 2")
-
     restores.restore("back-to-v1", "v1")
     assert first.wait_exit(timeout=60) == 137, first.log()
     assert "crash injection: exiting abruptly after restore-accepted" in first.log()
     assert h.get("checkpointrestore", "back-to-v1")["status"]["phase"] == "Restoring"
+    return Interrupted(project, app, snapshot)
 
-    h.start_operator()
+
+def assert_restored_once(restores: RestoreHarness, interrupted: Interrupted) -> None:
     status = restores.wait_restore("back-to-v1")["status"]
-    assert "already requested by an earlier attempt" in h.operators[1].log()
-    restored = [b for b in restores.branches(project).values() if b.restored_from == snapshot]
+    assert status["phase"] == "Succeeded", status
+    branches = restores.branches(interrupted.project).values()
+    restored = [b for b in branches if b.restored_from == interrupted.snapshot]
     assert len(restored) == 1, "exactly one restore was issued"
     assert restored[0].name == "production" and restored[0].id == status["restoredBranchId"]
-    assert sql(app, "SELECT v FROM marker") == [(1,)]
+    assert sql(interrupted.app, "SELECT v FROM marker") == [(1,)]
     [row] = restores.restores()
     assert (row["phase"], row["restored_branch_id"]) == ("Succeeded", restored[0].id)
+
+
+def test_crash_after_the_restore_was_accepted_restores_exactly_once(restores: RestoreHarness) -> None:
+    interrupted = crash_mid_restore(restores)
+    restores.h.start_operator()
+    assert_restored_once(restores, interrupted)
+    assert "already requested by an earlier attempt" in restores.h.operators[1].log()
 
 
 def test_a_restore_under_way_is_finished_even_if_its_checkpoint_was_deleted_meanwhile(
     restores: RestoreHarness,
 ) -> None:
     h = restores.h
-    project = h.create_project()
-    app = restores.app_uri(project)
-    sql(app, "CREATE TABLE marker (v int)")
-    sql(app, "INSERT INTO marker VALUES (1)")
-    first = h.start_operator(NEON_CHECKPOINTS_CRASH_AFTER="restore-accepted")
-    snapshot = restores.checkpoint(project, "v1", "c1")["status"]["snapshotId"]
-    sql(app, "UPDATE marker SET v = 2")
-    restores.restore("back-to-v1", "v1")
-    assert first.wait_exit(timeout=60) == 137, first.log()
+    interrupted = crash_mid_restore(restores)
     # While the operator is down the Checkpoint goes for good (deleted, its finalizer removed by hand).
     h.kubectl("delete", "checkpoint", "v1", "--wait=false")
     h.kubectl("patch", "checkpoint", "v1", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     gone = h.kubectl("wait", "--for=delete", "checkpoint/v1", "--timeout=30s", check=False, timeout=40)
     assert gone.returncode == 0, gone.stderr
-
     h.start_operator()
-    status = restores.wait_restore("back-to-v1")["status"]
-    assert status["phase"] == "Succeeded", status
-    restored = [b for b in restores.branches(project).values() if b.restored_from == snapshot]
-    assert len(restored) == 1 and restored[0].id == status["restoredBranchId"], "exactly one restore"
-    assert sql(app, "SELECT v FROM marker") == [(1,)]
-    [row] = restores.restores()
-    assert (row["phase"], row["restored_branch_id"]) == ("Succeeded", restored[0].id)
+    assert_restored_once(restores, interrupted)
 
 
 def test_failed_operation_fails_the_restore_and_leaves_production_as_neon_left_it(
