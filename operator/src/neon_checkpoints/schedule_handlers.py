@@ -1,6 +1,7 @@
 """kopf handlers for CheckpointSchedule (importing this module also registers the expiry and `(old)`-branch
 handlers): one daemon per schedule that sleeps until the next run (or the
-resync period), then observes, plans (schedules.py) and acts.
+resync period), then observes, plans (schedules.py) and acts. An edit of the schedule's spec (a new
+generation) wakes its daemon at once, so e.g. un-suspending takes effect without waiting for the resync.
 
 Observed each time, never remembered: the schedule's Checkpoints (by owner label) say which runs were made,
 CheckpointRestores say which Checkpoints are in use. A run's Checkpoint has a deterministic name, so a
@@ -9,10 +10,12 @@ crash between creating it and recording it ends in a 409 on the next pass, not a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -207,11 +210,55 @@ async def start_schedules(memo: kopf.Memo, **_: Any) -> None:
     memo["custom_objects"] = CustomObjects.from_environment()
 
 
+@dataclass
+class Waker:
+    """Set when the schedule's spec changes: the generation its daemon last acted on, and the signal."""
+
+    generation: int | None
+    edited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _wakers(memo: kopf.Memo) -> dict[str, Waker]:
+    wakers: dict[str, Waker] = memo.setdefault("schedule_wakers", {})
+    return wakers
+
+
 @kopf.daemon(GROUP, VERSION, SCHEDULES, cancellation_timeout=10.0)
 async def run_schedule(
     body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
     runner = ScheduleRunner(memo["runtime"], memo["custom_objects"], memo["schedule_settings"], body, logger)
-    while not stopped:
-        delay = await runner.tick(_utcnow())
+    uid = body.metadata.uid or ""
+    waker = _wakers(memo).setdefault(uid, Waker(body.metadata.get("generation")))
+    try:
+        while not stopped:
+            # The body is kopf's live view: this pass sees the newest spec.
+            waker.generation = body.metadata.get("generation")
+            waker.edited.clear()
+            delay = await runner.tick(_utcnow())
+            await _sleep(stopped, waker.edited, delay)
+    finally:
+        _wakers(memo).pop(uid, None)
+
+
+async def _sleep(stopped: kopf.DaemonStopped, edited: asyncio.Event, delay: float) -> None:
+    """Until `delay` passes, the daemon is stopped, or the schedule's spec is edited."""
+
+    async def until_stopped() -> None:
         await stopped.wait(delay)
+
+    waits = [asyncio.ensure_future(until_stopped()), asyncio.ensure_future(edited.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+
+
+@kopf.on.event(GROUP, VERSION, SCHEDULES)
+async def wake_on_edit(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A new generation (a spec edit, not a status write) wakes the schedule's daemon."""
+    waker = _wakers(memo).get(body.metadata.uid or "")
+    generation = body.metadata.get("generation")
+    if waker is not None and generation is not None and generation != waker.generation:
+        waker.edited.set()

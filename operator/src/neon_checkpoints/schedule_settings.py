@@ -17,8 +17,8 @@ RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    # Longest sleep of a schedule or expiry loop: how soon spec edits, retention and expiries blocked by a
-    # restore are looked at again (runs themselves are timed exactly).
+    # Longest sleep of a schedule or expiry loop: how soon retention and expiries blocked by a restore are
+    # looked at again (runs themselves are timed exactly; a schedule's spec edit wakes its loop at once).
     resync: float = 30.0
     # None: keep every `(old)` branch.
     keep_old_branches: int | None = None

@@ -247,3 +247,17 @@ spec:
         what="the no longer needed checkpoint deleted",
         h=harness,
     )
+
+
+def test_unsuspending_takes_effect_at_once_not_at_the_next_resync(
+    harness: Harness, schedules: Schedules
+) -> None:
+    project = harness.create_project()
+    harness.start_operator()  # the default resync: a suspended schedule's daemon sleeps 30 s
+    schedule = schedules.create("held", project, "every: 2s", "  suspend: true")
+    time.sleep(4)
+    assert schedules.owned(schedule) == [], "suspended: no runs"
+    schedules.patch("held", '{"spec":{"suspend":false}}')
+    resumed = time.monotonic()
+    eventually(lambda: schedules.owned(schedule), timeout=15, what="a run after un-suspending", h=harness)
+    assert time.monotonic() - resumed < 15  # the resync alone would have taken up to 26 s more
