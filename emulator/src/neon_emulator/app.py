@@ -6,7 +6,8 @@ Admin routes (same bearer key; outside /api/v2, never faulted or counted):
   PUT  /admin/faults           replace it (400 naming the bad field)
   POST /admin/reset-faults     no faults
   GET  /admin/requests         API calls so far: {"requests": {"GET /api/v2/projects/x": 2},
-                               "routes": {"GET /api/v2/projects/{project_id}": 2}}
+                               "routes": {"GET /api/v2/projects/{project_id}": 2},
+                               "refused": {"429": 1}}  (answered by a fault rule or the rate limit)
   POST /admin/reset-requests   zero the counters
   GET  /admin/status           storage driver and the endpoints whose postgres is running
 """
@@ -37,6 +38,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class RequestCounters:
     requests: Counter[str] = field(default_factory=Counter)
     routes: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # injected or rate-limit answers, by status
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        return {"requests": dict(self.requests), "routes": dict(self.routes), "refused": dict(self.refused)}
+
+    def clear(self) -> None:
+        self.requests.clear()
+        self.routes.clear()
+        self.refused.clear()
 
 
 def _error(status: int, message: str, request: web.Request, code: str = "") -> web.Response:
@@ -68,10 +78,11 @@ def build_app(
             resource = request.match_info.route.resource
             template = resource.canonical if resource is not None else request.path
             counters.routes[f"{request.method} {template}"] += 1
-            decision = faults.decide(request.method, request.path)
+            decision = faults.decide(request.method, request.path, template)
             if decision.delay:
                 await asyncio.sleep(decision.delay)
             if decision.status is not None:
+                counters.refused[str(decision.status)] += 1
                 refusal = web.json_response(decision.body, status=decision.status)
                 if decision.retry_after is not None:
                     refusal.headers["Retry-After"] = f"{decision.retry_after:g}"
@@ -109,12 +120,11 @@ def build_app(
         return web.json_response(faults.config.to_json())
 
     async def get_requests(request: web.Request) -> web.Response:
-        return web.json_response({"requests": dict(counters.requests), "routes": dict(counters.routes)})
+        return web.json_response(counters.to_json())
 
     async def reset_requests(request: web.Request) -> web.Response:
-        counters.requests.clear()
-        counters.routes.clear()
-        return web.json_response({"requests": {}, "routes": {}})
+        counters.clear()
+        return web.json_response(counters.to_json())
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response(

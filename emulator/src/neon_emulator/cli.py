@@ -11,7 +11,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .faults import FaultConfig, FaultConfigError, parse_config, parse_fail_flag, parse_rule_flag
+from .faults import (
+    FaultConfig,
+    FaultConfigError,
+    parse_config,
+    parse_fail_flag,
+    parse_rate_limit_flag,
+    parse_rule_flag,
+)
 from .server import ServeOptions, serve
 from .storage import DRIVERS, StorageError
 from .storage.root import DEFAULT_MIN_FREE_BYTES
@@ -31,9 +38,12 @@ fault injection (for tests of Neon clients):
     {"seed": 7, "latency": 0.05, "operation_delay": 0.2,
      "rules": [{"method": "POST", "path": "/api/v2/projects/*/branches", "status": 423,
                 "rate": 0.5, "times": 2, "latency": 0.1, "retry_after": 1}],
-     "fail_operations": {"create_branch": 1.0}}
+     "fail_operations": {"create_branch": 1.0},
+     "rate_limit": {"per_minute": 700, "per_route_per_second": 40}}
   Rules match method and path (fnmatch glob, `*` spans `/`); the first one whose seeded draw fires answers
   with its status and Neon's error body. fail_operations makes operations of an action end in `error`.
+  rate_limit (also --rate-limit 700:40) answers 429 with Retry-After beyond that many API requests a minute
+  and a second per route (method + path template), as Neon does; off by default.
   GET /admin/requests counts API calls per method+path and per route; POST /admin/reset-requests zeroes them;
   POST /admin/reset-faults clears the faults; GET /admin/status shows the storage driver and running servers.
 
@@ -101,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency", type=float, default=None, metavar="SECONDS", help="extra latency for every API request"
     )
     serve_p.add_argument(
+        "--rate-limit",
+        default=None,
+        metavar="PER_MINUTE[:PER_ROUTE_PER_SECOND]",
+        help="answer 429 with Retry-After beyond this many API requests a minute (and a second per route), "
+        "e.g. 700:40, Neon's documented limits (default: unlimited)",
+    )
+    serve_p.add_argument(
         "--faults-json", default=None, metavar="JSON|@FILE", help="a whole fault configuration (see below)"
     )
     serve_p.add_argument(
@@ -134,7 +151,8 @@ def fault_config(args: argparse.Namespace, environ: dict[str, str]) -> FaultConf
     fail.update(parse_fail_flag(text) for text in args.fail_operation)
     seed = config.seed if config.seed is not None else args.seed
     latency = config.latency if args.latency is None else args.latency
-    return FaultConfig(seed, latency, config.operation_delay, rules, fail)
+    limit = config.rate_limit if args.rate_limit is None else parse_rate_limit_flag(args.rate_limit)
+    return FaultConfig(seed, latency, config.operation_delay, rules, fail, limit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,18 +16,27 @@ Configuration is one JSON document, the same for the `NEON_EMULATOR_FAULTS` envi
          "latency": 0.3,                 # extra seconds for matching requests
          "retry_after": 1}               # adds a Retry-After header (seconds)
       ],
-      "fail_operations": {"create_branch": 1.0}   # action -> probability the operation ends in `error`
+      "fail_operations": {"create_branch": 1.0},  # action -> probability the operation ends in `error`
+      "rate_limit": {"per_minute": 700,           # Neon's limits (neon-api.md §1): requests a minute for
+                     "per_route_per_second": 40}  # the key, a second per route; beyond them 429 + Retry-After
     }
 
 `--fault` takes one rule in short form: `[METHOD] PATH [status=N] [rate=R] [times=N] [latency=S]
 [retry_after=S]`, e.g. `--fault "POST /api/v2/projects/*/branches status=423 times=2"`, and
-`--fail-operation ACTION[=RATE]` adds to `fail_operations`.
+`--fail-operation ACTION[=RATE]` adds to `fail_operations`, and
+`--rate-limit PER_MINUTE[:PER_ROUTE_PER_SECOND]` sets `rate_limit` (e.g. `--rate-limit 700:40`, Neon's
+documented limits; 0 = no limit of that kind). Without it requests are never limited: tests and benchmarks
+burst far past Neon's limits on purpose. Answers refused by the limit do not count against it.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
 import random
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +66,19 @@ class FaultRule:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    per_minute: int = 0  # API requests a minute for the key; 0: unlimited
+    per_route_per_second: int = 0  # API requests a second per route (method + path template); 0: unlimited
+
+
+@dataclass(frozen=True)
 class FaultConfig:
     seed: int | None = None
     latency: float = 0.0
     operation_delay: float | None = None
     rules: tuple[FaultRule, ...] = ()
     fail_operations: dict[str, float] = field(default_factory=dict)
+    rate_limit: RateLimit = RateLimit()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +87,7 @@ class FaultConfig:
             "operation_delay": self.operation_delay,
             "rules": [{k: v for k, v in vars(rule).items() if v is not None} for rule in self.rules],
             "fail_operations": dict(self.fail_operations),
+            "rate_limit": vars(self.rate_limit),
         }
 
 
@@ -136,7 +153,7 @@ def parse_rule(raw: Any, where: str = "rules[]") -> FaultRule:
 def parse_config(raw: Any) -> FaultConfig:
     if not isinstance(raw, dict):
         raise FaultConfigError("faults: must be a JSON object")
-    unknown = set(raw) - {"seed", "latency", "operation_delay", "rules", "fail_operations"}
+    unknown = set(raw) - {"seed", "latency", "operation_delay", "rules", "fail_operations", "rate_limit"}
     if unknown:
         raise FaultConfigError(f"faults: unknown field(s) {', '.join(sorted(unknown))}")
     seed = raw.get("seed")
@@ -154,7 +171,33 @@ def parse_config(raw: Any) -> FaultConfig:
         operation_delay=_num(raw, "operation_delay", "faults", None),
         rules=tuple(parse_rule(r, f"rules[{i}]") for i, r in enumerate(rules)),
         fail_operations={str(k): _rate(fail, k, "fail_operations") for k in fail},
+        rate_limit=parse_rate_limit(raw.get("rate_limit", {})),
     )
+
+
+def parse_rate_limit(raw: Any, where: str = "rate_limit") -> RateLimit:
+    if not isinstance(raw, dict):
+        raise FaultConfigError(f"{where}: must be an object")
+    unknown = set(raw) - {"per_minute", "per_route_per_second"}
+    if unknown:
+        raise FaultConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    counts = {}
+    for key in ("per_minute", "per_route_per_second"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FaultConfigError(f"{where}.{key}: must be a non-negative integer")
+        counts[key] = value
+    return RateLimit(**counts)
+
+
+def parse_rate_limit_flag(text: str) -> RateLimit:
+    """`PER_MINUTE[:PER_ROUTE_PER_SECOND]` (the --rate-limit flag)."""
+    minute, _, route = text.partition(":")
+    if not minute.isdigit() or (route and not route.isdigit()):
+        raise FaultConfigError(
+            f"--rate-limit {text!r}: expected PER_MINUTE[:PER_ROUTE_PER_SECOND], e.g. 700:40"
+        )
+    return RateLimit(int(minute), int(route or 0))
 
 
 def parse_rule_flag(text: str) -> FaultRule:
@@ -185,19 +228,51 @@ def parse_fail_flag(text: str) -> tuple[str, float]:
     return action, value
 
 
-class FaultInjector:
-    """Stateful side of a `FaultConfig`: the seeded draws and the per-rule injection counts."""
+class RateWindows:
+    """The requests admitted in the last minute, and in the last second per route (monotonic seconds)."""
 
-    def __init__(self, config: FaultConfig | None = None) -> None:
+    def __init__(self) -> None:
+        self.minute: deque[float] = deque()
+        self.routes: dict[str, deque[float]] = {}
+
+    def admit(self, limit: RateLimit, route: str, now: float) -> float | None:
+        """None: admitted and counted; else the seconds until a request would be."""
+        for window, span in ((self.minute, 60.0), *((q, 1.0) for q in self.routes.values())):
+            while window and window[0] <= now - span:
+                window.popleft()
+        per_route = self.routes.setdefault(route, deque())
+        if limit.per_minute and len(self.minute) >= limit.per_minute:
+            return self.minute[0] + 60.0 - now
+        if limit.per_route_per_second and len(per_route) >= limit.per_route_per_second:
+            return per_route[0] + 1.0 - now
+        self.minute.append(now)
+        per_route.append(now)
+        return None
+
+
+class FaultInjector:
+    """Stateful side of a `FaultConfig`: the seeded draws, the per-rule injection counts, the rate windows."""
+
+    def __init__(
+        self, config: FaultConfig | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._clock = clock
         self.configure(config or FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
         self.config = config
         self._rng = random.Random(config.seed)
         self._fired = [0] * len(config.rules)
+        self._windows = RateWindows()
 
-    def decide(self, method: str, path: str) -> Decision:
+    def decide(self, method: str, path: str, route: str | None = None) -> Decision:
+        """What to do with an API request: `path` for the rules, `route` (its template) for the rate limit."""
         delay = self.config.latency
+        limit = self.config.rate_limit
+        if limit.per_minute or limit.per_route_per_second:
+            wait = self._windows.admit(limit, f"{method.upper()} {route or path}", self._clock())
+            if wait is not None:
+                return Decision(delay, 429, float(max(1, math.ceil(wait))))
         for index, rule in enumerate(self.config.rules):
             if not rule.matches(method, path):
                 continue

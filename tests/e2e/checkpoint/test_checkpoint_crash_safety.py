@@ -88,3 +88,34 @@ def test_twenty_checkpoints_under_injected_faults(harness: Harness) -> None:
         chain = [r for r in rows if r["project_id"] == project]
         assert sum(r["parent_checkpoint_id"] is None for r in chain) == 1
     assert sum(counted.values()) > 20 * 4  # the faults really were in the way of a real workload
+
+
+@pytest.mark.slow
+def test_checkpoints_within_neon_rate_limits_all_become_ready_without_duplicates(harness: Harness) -> None:
+    """Neon's limits scaled down (it allows 700 a minute and 40 a second per route), so that they bite:
+    refusals longer than the client's own retry budget go back to kopf and are retried after Retry-After."""
+    projects = [harness.create_project() for _ in range(2)]
+    harness.set_faults({"rate_limit": {"per_minute": 50, "per_route_per_second": 4}})
+    harness.start_operator()
+    names = [f"r{i:02d}" for i in range(10)]
+    documents = [
+        harness.example("checkpoint.yaml", projects[i % 2], **{"name: v1": f"name: {name}"})
+        for i, name in enumerate(names)
+    ]
+    applied = harness.apply("\n---\n".join(documents))
+    assert applied.returncode == 0, applied.stderr
+    waited = harness.kubectl(
+        "wait", "--for=condition=Ready", "checkpoint", "--all", "--timeout=240s", check=False, timeout=260
+    )
+    with harness.emulator.admin() as admin:
+        refused = admin.get("/requests").json()["refused"]
+    harness.reset_faults()
+    assert waited.returncode == 0, waited.stderr + harness.operator_logs()
+    assert refused.get("429", 0) > 0, "the limits were in the way"
+
+    items = [harness.get("checkpoint", name) for name in names]
+    for project in projects:
+        uids = [i["metadata"]["uid"] for i in items if i["spec"]["projectId"] == project]
+        assert harness.snapshot_names(project) == sorted(f"ckpt-{uid}" for uid in uids)
+    rows = harness.meta_rows()
+    assert sorted(r["uid"] for r in rows) == sorted(i["metadata"]["uid"] for i in items)

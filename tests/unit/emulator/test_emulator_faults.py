@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from neon_emulator.faults import (
     FaultConfigError,
     FaultInjector,
+    RateLimit,
     parse_config,
     parse_fail_flag,
+    parse_rate_limit_flag,
     parse_rule_flag,
 )
 
@@ -101,3 +105,71 @@ def test_operation_failures_by_action() -> None:
     assert injector.operation_fails("create_branch")
     assert not injector.operation_fails("start_compute")
     assert not injector.operation_fails("apply_config")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limited(per_minute: int = 0, per_route: int = 0) -> tuple[FaultInjector, Clock]:
+    clock = Clock()
+    limit = {"per_minute": per_minute, "per_route_per_second": per_route}
+    return FaultInjector(parse_config({"rate_limit": limit}), clock=clock), clock
+
+
+def test_the_route_limit_refuses_with_retry_after_until_its_second_has_passed() -> None:
+    faults, clock = limited(per_route=3)
+    route = "/api/v2/projects/{project_id}/operations/{operation_id}"
+    for _ in range(3):
+        assert faults.decide("GET", "/api/v2/projects/p/operations/1", route).status is None
+        clock.now += 0.1
+    refused = faults.decide("GET", "/api/v2/projects/p/operations/2", route)
+    assert (refused.status, refused.retry_after) == (429, 1.0)
+    assert refused.body["message"] == "rate limit exceeded"
+    branches = "/api/v2/projects/{project_id}/branches"
+    assert faults.decide("GET", "/api/v2/projects/p/branches", branches).status is None  # another route
+    assert faults.decide("POST", "/api/v2/projects/p/operations/2", route).status is None  # another method
+    clock.now += 0.75  # the first of the three is now more than a second old
+    assert faults.decide("GET", "/api/v2/projects/p/operations/3", route).status is None
+
+
+def test_the_minute_limit_counts_every_route_and_not_the_refused_requests() -> None:
+    faults, clock = limited(per_minute=5)
+    for i in range(5):
+        assert faults.decide("GET", f"/api/v2/projects/p{i}", f"/r{i}").status is None
+    clock.now += 30
+    refused = [faults.decide("GET", "/api/v2/projects", "/r").status for _ in range(10)]
+    assert refused == [429] * 10
+    assert faults.decide("GET", "/api/v2/projects", "/r").retry_after == 30.0
+    clock.now += 30.5  # a minute after the first five: all of them have left the window, no refusal counted
+    assert [faults.decide("GET", "/api/v2/projects", "/r").status for _ in range(5)] == [None] * 5
+
+
+def test_without_a_rate_limit_nothing_is_refused() -> None:
+    faults = FaultInjector(parse_config({}))
+    assert all(faults.decide("GET", "/api/v2/projects", "/r").status is None for _ in range(5000))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"rate_limit": {"per_minute": -1}}, "rate_limit.per_minute"),
+        ({"rate_limit": {"per_route_per_second": 1.5}}, "rate_limit.per_route_per_second"),
+        ({"rate_limit": {"per_hour": 5}}, "rate_limit: unknown field(s) per_hour"),
+        ({"rate_limit": 700}, "rate_limit: must be an object"),
+    ],
+)
+def test_invalid_rate_limits_name_the_field(raw: object, field: str) -> None:
+    with pytest.raises(FaultConfigError, match=re.escape(field)):
+        parse_config(raw)
+
+
+def test_rate_limit_flag() -> None:
+    assert parse_rate_limit_flag("700:40") == RateLimit(700, 40)
+    assert parse_rate_limit_flag("120") == RateLimit(120, 0)
+    with pytest.raises(FaultConfigError, match="--rate-limit 'lots'"):
+        parse_rate_limit_flag("lots")
