@@ -24,6 +24,7 @@ OPTIONS = (
     "--fault",
     "--fail-operation",
     "--latency",
+    "--rate-limit",
     "--faults-json",
     "--min-free-bytes",
     "--log-level",
@@ -58,6 +59,12 @@ def test_help_documents_every_option_and_the_fault_json() -> None:
         (("--fault", "GET status=503"), {"NEON_EMULATOR_API_KEY": "k"}, "path"),
         (("--fail-operation", "create_branch=7"), {"NEON_EMULATOR_API_KEY": "k"}, "RATE"),
         ((), {"NEON_EMULATOR_API_KEY": "k", "NEON_EMULATOR_FAULTS": '{"rules": 1}'}, "rules"),
+        (("--rate-limit", "lots"), {"NEON_EMULATOR_API_KEY": "k"}, "--rate-limit 'lots'"),
+        (
+            (),
+            {"NEON_EMULATOR_API_KEY": "k", "NEON_EMULATOR_FAULTS": '{"rate_limit": {"per_minute": -5}}'},
+            "rate_limit.per_minute",
+        ),
     ],
 )
 def test_bad_start_up_configuration_is_refused(
