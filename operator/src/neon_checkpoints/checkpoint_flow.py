@@ -18,6 +18,7 @@ from neon_api import AsyncNeonClient, errors
 from neon_api.models import Branch, Operation, Snapshot
 from neon_checkpoints.checkpoint_plan import (
     AdoptSnapshot,
+    ChangeExpiry,
     Fail,
     Observed,
     Phase,
@@ -173,42 +174,44 @@ class CheckpointFlow(Flow):
         """A mutable field changed: move the snapshot's expiry if `ttl`/`expiresAt` did (else Neon would drop
         it on the old date under a Checkpoint that says otherwise), and acknowledge the new generation."""
         try:
-            spec: CheckpointSpec | None = CheckpointSpec.from_dict(self.body.spec)
+            spec = CheckpointSpec.from_dict(self.body.spec)
         except InvalidSpec:
-            spec = None
-        recorded = self.status.get("expiresAt")
-        change = (
-            plan_expiry_change(
-                spec,
-                phase=self.status.phase,
-                snapshot_id=self.status.get("snapshotId"),
-                created_at=self._created_at(),
-                recorded=parse_time(recorded) if recorded else None,
-                now=_utcnow(),
-            )
-            if spec is not None
-            else None
-        )
+            spec = None  # nothing to move; the Ready condition below is acknowledged as it is
+        change = self._expiry_change(spec) if spec is not None else None
         if spec is not None and change is not None:
-            snapshot_id = self.status.get("snapshotId")
-            try:
-                async with self._client(spec.credentials) as client:
-                    await client.update_snapshot(spec.project_id, snapshot_id, expires_at=change.expires_at)
-                await self.runtime.store.set_checkpoint_expiry(self.uid, change.expires_at)
-            except _EXPECTED as exc:
-                await self._fail_or_retry(classify(exc, subject=f"Neon project {spec.project_id}"))
-            when = f"expires at {_time(change.expires_at)}" if change.expires_at else "no longer expires"
-            self.logger.info("snapshot %s now %s", snapshot_id, when)
-            await self.status.record(
-                Step.SPEC_CHANGED,
-                "ExpiryChanged",
-                f"snapshot {snapshot_id} now {when}",
-                expiresAt=_time(change.expires_at),
-            )
+            await self._move_expiry(spec, change)
             return
         ready = next((c for c in self.status.get("conditions") or [] if c.get("type") == "Ready"), None)
         if ready is not None:
             await self.status.record(Step.SPEC_CHANGED, ready.get("reason", ""), ready.get("message", ""))
+
+    def _expiry_change(self, spec: CheckpointSpec) -> ChangeExpiry | None:
+        recorded = self.status.get("expiresAt")
+        return plan_expiry_change(
+            spec,
+            phase=self.status.phase,
+            snapshot_id=self.status.get("snapshotId"),
+            created_at=self._created_at(),
+            recorded=parse_time(recorded) if recorded else None,
+            now=_utcnow(),
+        )
+
+    async def _move_expiry(self, spec: CheckpointSpec, change: ChangeExpiry) -> None:
+        snapshot_id: str = self.status.get("snapshotId")
+        try:
+            async with self._client(spec.credentials) as client:
+                await client.update_snapshot(spec.project_id, snapshot_id, expires_at=change.expires_at)
+            await self.runtime.store.set_checkpoint_expiry(self.uid, change.expires_at)
+        except _EXPECTED as exc:
+            await self._fail_or_retry(classify(exc, subject=f"Neon project {spec.project_id}"))
+        when = f"expires at {_time(change.expires_at)}" if change.expires_at else "no longer expires"
+        self.logger.info("snapshot %s now %s", snapshot_id, when)
+        await self.status.record(
+            Step.SPEC_CHANGED,
+            "ExpiryChanged",
+            f"snapshot {snapshot_id} now {when}",
+            expiresAt=_time(change.expires_at),
+        )
 
     def _created_at(self) -> dt.datetime:
         created_at = self.body.metadata.creation_timestamp
