@@ -15,10 +15,8 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,31 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hack import toolpaths
+from neon_emulator.postgres import free_port as free_port  # one port picker for every local server
 
 
 class LocalClusterError(RuntimeError):
     """A local server failed to start; the message says which and where its log is."""
-
-
-def free_port() -> int:
-    """A currently free TCP port on 127.0.0.1, below the kernel's ephemeral range: binding port 0 would pick
-    from that range, where any outgoing connection may take the port before our server binds it."""
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    for _ in range(200):
-        port = random.randrange(10000, max(10001, low))
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        fallback: int = s.getsockname()[1]
-        return fallback
 
 
 def terminate(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
