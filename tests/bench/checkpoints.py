@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from neon_checkpoints.resources import CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.names import CHECKPOINTS, GROUP, VERSION
 from tests.bench import BenchOptions, format_table
 from tests.bench.harness import Cluster, PhaseWatch, RoundTripProbe, cluster, cpu_seconds, percentile
 

@@ -33,7 +33,7 @@ from hack.localcluster import (
     terminate,
 )
 from neon_api import NeonClient
-from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
 from tests.fixtures.emulator import EmulatorServer, start_emulator
 
 REPO = Path(__file__).resolve().parents[2]

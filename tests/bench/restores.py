@@ -21,7 +21,7 @@ from typing import Any
 
 from kubernetes import client
 
-from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
 from tests.bench import BenchOptions, format_table
 from tests.bench.harness import TIMEOUT, Cluster, Operator, PhaseWatch, cluster, percentile
 

@@ -1,4 +1,5 @@
-"""Operator settings: one frozen object built from the environment by a pure function.
+"""The operator's settings: one frozen object built from the environment by a pure function, for every
+kind (checkpoints, restores, schedules, expiry, `(old)`-branch pruning).
 
 Every problem is collected and reported at once, so a misconfigured Deployment fails with one complete
 message instead of one fix-and-retry cycle per variable. Secrets never appear in the repr.
@@ -10,12 +11,16 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from neon_checkpoints.core.secrets import redact_dsn
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
 CRASH_POINTS = frozenset({"snapshot-accepted", "restore-accepted"})
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"
+KEEP_OLD_BRANCHES = "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"
 
 
 class SettingsError(ValueError):
@@ -24,16 +29,6 @@ class SettingsError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid operator settings:\n" + "\n".join(f"  - {p}" for p in problems))
         self.problems = tuple(problems)
-
-
-def redact_dsn(dsn: str) -> str:
-    """A database URL without its password (for logs and reprs)."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn if "password" not in dsn else "<redacted>"
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
 
 @dataclass(frozen=True)
@@ -50,6 +45,11 @@ class Settings:
     # How long a flow waits (phase Queued) for another flow on the same Neon project before retrying later.
     project_lock_wait: float = 30.0
     meta_pool_size: int = 10
+    # Longest sleep of a schedule or expiry loop: how soon retention and expiries blocked by a restore are
+    # looked at again (runs themselves are timed exactly; a schedule's spec edit wakes its loop at once).
+    resync: float = 30.0
+    # Keep only the newest N `(old)` branches per project; None: keep every one.
+    keep_old_branches: int | None = None
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
 
@@ -63,6 +63,7 @@ class Settings:
             f"meta_database_url={self.meta_database_display!r}, watch_namespaces={self.watch_namespaces!r}, "
             f"log_level={self.log_level!r}, operation_timeout={self.operation_timeout!r}, "
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
+            f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
             f"crash_after={self.crash_after!r})"
         )
 
@@ -122,6 +123,15 @@ class Settings:
         if pool_size != int(pool_size):
             problems.append(f"META_DATABASE_POOL_SIZE must be a whole number, got {pool_size:g}")
 
+        resync = number(RESYNC, 30.0, minimum=0.1)
+        keep_old: int | None = None
+        raw_keep = text(KEEP_OLD_BRANCHES)
+        if raw_keep is not None:
+            if raw_keep.isdigit():
+                keep_old = int(raw_keep)
+            else:
+                problems.append(f"{KEEP_OLD_BRANCHES} must be a whole number >= 0, got {raw_keep!r}")
+
         crash_after = text("NEON_CHECKPOINTS_CRASH_AFTER")
         if crash_after is not None and crash_after not in CRASH_POINTS:
             problems.append(
@@ -141,6 +151,8 @@ class Settings:
             operation_poll_interval=operation_poll_interval,
             project_lock_wait=lock_wait,
             meta_pool_size=int(pool_size),
+            resync=resync,
+            keep_old_branches=keep_old,
             crash_after=crash_after,
         )
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from neon_checkpoints.conditions import rfc3339
+from neon_checkpoints.core.times import rfc3339
 from tests.e2e.checkpoint.conftest import Harness, eventually
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]

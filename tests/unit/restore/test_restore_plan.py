@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 
 from neon_api.models import Branch, Database
-from neon_checkpoints.checkpoint_spec import InvalidSpec
-from neon_checkpoints.restore_plan import (
+from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.names import preview_branch_name
+from neon_checkpoints.restore.plan import (
     CLOCK_SLACK,
     AdoptRestore,
     CheckpointView,
@@ -30,7 +31,7 @@ from neon_checkpoints.restore_plan import (
     plan_admission,
     plan_restore,
 )
-from neon_checkpoints.restore_spec import RestoreSpec, preview_branch_name
+from neon_checkpoints.restore.spec import RestoreSpec
 
 T0 = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 SNAP = "snap-v1"

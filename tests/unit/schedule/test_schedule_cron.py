@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from neon_checkpoints.cron import Cron, CronError, Every, format_duration, parse_cron, parse_duration
+from neon_checkpoints.schedule.cron import Cron, CronError, Every, parse_cron
 
 
 def utc(*parts: int) -> dt.datetime:
@@ -117,21 +117,6 @@ def test_search_agrees_with_minute_by_minute_scan(expression: str) -> None:
         assert found == expected
         assert cron.latest_at_or_before(found + dt.timedelta(seconds=59)) == found
         moment, expected = found, found + dt.timedelta(minutes=1)
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), ("1d2h3m4s", 93784)],
-)
-def test_durations(text: str, seconds: int) -> None:
-    assert parse_duration(text) == dt.timedelta(seconds=seconds)
-    assert format_duration(parse_duration(text)) == text
-
-
-@pytest.mark.parametrize("text", ["", "5", "m", "1.5h", "-5m", "1h 30m", "5 minutes", "0s", "0h0m"])
-def test_invalid_durations(text: str) -> None:
-    with pytest.raises(CronError):
-        parse_duration(text)
 
 
 @pytest.mark.parametrize(

@@ -8,23 +8,20 @@ from typing import Any
 
 import pytest
 
-from neon_checkpoints.cron import Every, parse_cron
-from neon_checkpoints.schedules import (
-    SCHEDULE_UID_LABEL,
-    InvalidSchedule,
+from neon_checkpoints.checkpoint.holds import held_checkpoints
+from neon_checkpoints.names import SCHEDULE_UID_LABEL
+from neon_checkpoints.schedule.cron import Every, parse_cron
+from neon_checkpoints.schedule.plan import (
     OwnedCheckpoint,
-    RestoreRef,
-    Retention,
     RunPlan,
     ScheduleRef,
-    ScheduleSpec,
     checkpoint_manifest,
     checkpoint_name,
     last_run_of,
     plan_run,
-    protected_checkpoints,
     select_for_deletion,
 )
+from neon_checkpoints.schedule.spec import InvalidSchedule, Retention, ScheduleSpec
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -307,16 +304,21 @@ def test_select_for_deletion(
     assert chosen == expected, situation
 
 
+def restore(checkpoint: str, phase: str | None) -> dict[str, Any]:
+    status = {"phase": phase} if phase else {}
+    return {"spec": {"checkpointRef": {"name": checkpoint}}, "status": status}
+
+
 @pytest.mark.parametrize(
     ("situation", "restores", "expected"),
     [
-        ("not started yet", [RestoreRef("a", None)], {"a"}),
-        ("queued, pending, restoring", [RestoreRef("a", "Queued"), RestoreRef("b", "Restoring")], {"a", "b"}),
-        ("finished either way", [RestoreRef("a", "Succeeded"), RestoreRef("b", "Failed")], set()),
+        ("not started yet", [restore("a", None)], {"a"}),
+        ("queued, pending, restoring", [restore("a", "Queued"), restore("b", "Restoring")], {"a", "b"}),
+        ("finished either way", [restore("a", "Succeeded"), restore("b", "Failed")], set()),
     ],
 )
-def test_protected_checkpoints(situation: str, restores: list[RestoreRef], expected: set[str]) -> None:
-    assert protected_checkpoints(restores) == expected, situation
+def test_held_checkpoints(situation: str, restores: list[dict[str, Any]], expected: set[str]) -> None:
+    assert held_checkpoints(restores) == expected, situation
 
 
 def test_last_run_prefers_observed_checkpoints_and_falls_back_to_status() -> None:

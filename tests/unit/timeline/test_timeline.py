@@ -6,7 +6,8 @@ import datetime as dt
 import json
 
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
-from neon_checkpoints.timeline import build_timeline, render_json, render_table
+from neon_checkpoints.timeline.build import build_timeline
+from neon_checkpoints.timeline.render import render_json, render_table
 
 T0 = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from neon_checkpoints.core.secrets import SecretRef
+
 
 @dataclass(frozen=True)
 class CheckpointRecord:
@@ -24,6 +26,8 @@ class CheckpointRecord:
     snapshot_created_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    # The Secret holding the key it was taken with (None: the operator's default key).
+    credentials: SecretRef | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,14 @@ class CheckpointRow:
     ready_at: dt.datetime | None
     deleted_at: dt.datetime | None
     updated_at: dt.datetime
+    credentials_secret_name: str | None = None
+    credentials_secret_key: str | None = None
+
+    @property
+    def credentials(self) -> SecretRef | None:
+        if self.credentials_secret_name is None:
+            return None
+        return SecretRef(self.credentials_secret_name, self.credentials_secret_key or SecretRef.key)
 
 
 @dataclass(frozen=True)

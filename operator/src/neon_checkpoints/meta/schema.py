@@ -63,4 +63,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX restores_timeline_idx ON restores (project_id, branch_name, completed_at);
         """,
     ),
+    Migration(
+        2,
+        "the key a checkpoint was taken with",
+        # Which Secret (never the key itself) a Checkpoint used, so flows on a restore of it find the same
+        # key after the Checkpoint resource is gone.
+        """
+        ALTER TABLE checkpoints
+            ADD COLUMN credentials_secret_name text,
+            ADD COLUMN credentials_secret_key text;
+        """,
+    ),
 )

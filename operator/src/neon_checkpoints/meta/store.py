@@ -11,6 +11,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.locks import ProjectLocks
 from neon_checkpoints.meta.migrations import apply_migrations
 from neon_checkpoints.meta.records import CheckpointRecord, CheckpointRow, RestoreRecord, RestoreRow
@@ -36,11 +37,13 @@ WITH previous_checkpoint AS (
 )
 INSERT INTO checkpoints AS c (
     uid, namespace, name, project_id, branch_name, source_branch_id, snapshot_id, snapshot_name, lsn,
-    snapshot_created_at, expires_at, source, parent_checkpoint_id, phase, ready_at
+    snapshot_created_at, expires_at, source, parent_checkpoint_id, phase, ready_at,
+    credentials_secret_name, credentials_secret_key
 ) VALUES (
     %(uid)s, %(namespace)s, %(name)s, %(project_id)s, %(branch_name)s, %(source_branch_id)s,
     %(snapshot_id)s, %(snapshot_name)s, %(lsn)s, %(snapshot_created_at)s, %(expires_at)s, %(source)s,
-    (SELECT id FROM parent), %(phase)s, CASE WHEN %(phase)s = 'Ready' THEN clock_timestamp() END
+    (SELECT id FROM parent), %(phase)s, CASE WHEN %(phase)s = 'Ready' THEN clock_timestamp() END,
+    %(credentials_secret_name)s, %(credentials_secret_key)s
 )
 ON CONFLICT (uid) DO UPDATE SET
     source_branch_id = COALESCE(EXCLUDED.source_branch_id, c.source_branch_id),
@@ -52,6 +55,8 @@ ON CONFLICT (uid) DO UPDATE SET
     source = EXCLUDED.source,
     phase = EXCLUDED.phase,
     ready_at = COALESCE(c.ready_at, EXCLUDED.ready_at),
+    credentials_secret_name = EXCLUDED.credentials_secret_name,
+    credentials_secret_key = EXCLUDED.credentials_secret_key,
     updated_at = clock_timestamp()
 RETURNING c.*
 """
@@ -116,7 +121,13 @@ class MetaStore:
         await self._pool.close()
 
     async def upsert_checkpoint(self, record: CheckpointRecord) -> CheckpointRow:
-        params = {**record.__dict__, "source": Jsonb(record.source)}
+        credentials = record.credentials
+        params = {
+            **record.__dict__,
+            "source": Jsonb(record.source),
+            "credentials_secret_name": credentials.name if credentials else None,
+            "credentials_secret_key": credentials.key if credentials else None,
+        }
         # Pipelined: BEGIN, the lock, the upsert and COMMIT travel together instead of one round trip (and one
         # turn of a busy event loop) each; this write is on the way from "Neon is done" to Ready.
         async with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
@@ -166,15 +177,8 @@ class MetaStore:
             return await cur.fetchone()
 
     async def list_checkpoints(self, project_id: str, branch_name: str | None = None) -> list[CheckpointRow]:
-        """The timeline of a project (optionally one branch), oldest first."""
         async with self._pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(CheckpointRow))
-            await cur.execute(
-                "SELECT * FROM checkpoints WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
-                " ORDER BY created_at, id",
-                (project_id, branch_name, branch_name),
-            )
-            return await cur.fetchall()
+            return await queries.list_checkpoints(conn, project_id, branch_name)
 
     async def upsert_restore(self, record: RestoreRecord) -> RestoreRow:
         params = {**record.__dict__, "operation_ids": list(record.operation_ids)}
@@ -191,10 +195,6 @@ class MetaStore:
             await cur.execute("SELECT * FROM restores WHERE uid = %s", (uid,))
             return await cur.fetchone()
 
-    async def list_restores(self, project_id: str) -> list[RestoreRow]:
+    async def list_restores(self, project_id: str, branch_name: str | None = None) -> list[RestoreRow]:
         async with self._pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(RestoreRow))
-            await cur.execute(
-                "SELECT * FROM restores WHERE project_id = %s ORDER BY created_at, id", (project_id,)
-            )
-            return await cur.fetchall()
+            return await queries.list_restores(conn, project_id, branch_name)

@@ -1,0 +1,5 @@
+import sys
+
+from neon_checkpoints.cli.main import main
+
+sys.exit(main())

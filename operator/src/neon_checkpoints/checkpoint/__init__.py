@@ -1,0 +1,1 @@
+"""Checkpoint: "snapshot this app's branch now" (spec, pure plan, flow, expiry, kopf handlers)."""

@@ -1,0 +1,285 @@
+"""The Checkpoint create and delete flows (design.md §4): observe Neon, plan, execute, record.
+
+The order is what makes a create idempotent across crashes: the snapshot name comes from the resource's
+uid and is looked up before any POST; the snapshot id and operation ids reach status before the wait;
+the meta row is an upsert keyed by uid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, NoReturn
+
+import kopf
+
+from neon_api import AsyncNeonClient, errors
+from neon_api.models import Branch, Operation, Snapshot
+from neon_checkpoints import names
+from neon_checkpoints.checkpoint.plan import (
+    AdoptSnapshot,
+    ChangeExpiry,
+    Fail,
+    Observed,
+    Phase,
+    Step,
+    TakeSnapshot,
+    next_phase,
+    pick_default_branch,
+    plan_create,
+    plan_expiry_change,
+    ready_condition_status,
+)
+from neon_checkpoints.checkpoint.spec import CheckpointSpec
+from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
+from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.meta import CheckpointRecord
+from neon_checkpoints.names import CHECKPOINTS
+from neon_checkpoints.runtime.crash import crash_point
+from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
+from neon_checkpoints.runtime.flow import Flow
+from neon_checkpoints.runtime.runtime import Runtime
+from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
+
+CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
+    Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED
+)
+
+
+def _ops(operations: tuple[Operation, ...]) -> list[dict[str, str]]:
+    return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]
+
+
+def _time(moment: dt.datetime | None) -> str | None:
+    return rfc3339(moment) if moment is not None else None
+
+
+class CheckpointFlow(Flow):
+    queued_step = Step.QUEUED
+
+    def __init__(
+        self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ):
+        self.runtime = runtime
+        self.body = body
+        self.logger = logger
+        self.status = StatusWriter(runtime.kube, CHECKPOINTS, body, CHECKPOINT_PHASES)
+        self.uid = body.metadata.uid or ""
+        self.namespace = body.metadata.namespace or ""
+        self.name = body.metadata.name or ""
+
+    # -- create ---------------------------------------------------------------------------------------
+
+    async def create(self) -> None:
+        spec = await self._spec()
+        project = spec.project_id
+        if self.status.phase is None:
+            await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
+        try:
+            async with self._client(spec.credentials) as client, self._project_lock(project):
+                await self._create(spec, client)
+        except EXPECTED as exc:
+            await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
+
+    async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
+        project = spec.project_id
+        name = names.snapshot_name(self.uid)
+        created = self._created_at()
+        observed = Observed(
+            branch=await self._resolve_branch(client, spec),
+            snapshot=await client.find_snapshot(project, name),
+        )
+        action = plan_create(spec, observed, snapshot_name=name, created_at=created)
+        match action:
+            case Fail(reason=reason, message=message):
+                await self._fail_or_retry(Verdict(False, reason, message))
+                return
+            case TakeSnapshot(branch_id=branch_id, name=snapshot_name, expires_at=expires_at):
+                accepted = await client.create_snapshot(
+                    project, branch_id, name=snapshot_name, expires_at=expires_at
+                )
+                crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
+                snapshot, recorded_ops = accepted.value, _ops(accepted.operations)
+                self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
+            case AdoptSnapshot(snapshot=snapshot):
+                # Made by an earlier attempt: wait for the operations it recorded, or, if it died before
+                # recording them, for whatever the project started since the snapshot (a rare path).
+                recorded_ops = list(self.status.get("operations") or [])
+                if not recorded_ops:
+                    recent = await client.list_operations(project)
+                    recorded_ops = _ops(
+                        tuple(op for op in recent if op.in_progress and op.created_at >= snapshot.created_at)
+                    )
+                self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
+        resolved = observed.branch.name if observed.branch else self.status.get("branch")
+        branch_name = spec.branch or resolved or ""
+        await self.status.record(
+            Step.SNAPSHOT_ACCEPTED,
+            "SnapshotAccepted",
+            f"snapshot {snapshot.id} accepted; waiting for Neon operations",
+            branch=branch_name,
+            snapshotId=snapshot.id,
+            snapshotName=snapshot.name,
+            sourceBranchId=snapshot.source_branch_id,
+            operations=recorded_ops,
+        )
+        finished = await client.wait_for_operations(
+            project,
+            [op["id"] for op in recorded_ops],
+            timeout=self.runtime.settings.operation_timeout,
+            pace=self.runtime.pace,
+        )
+        # Neon fills lsn/timestamp once the snapshot is complete.
+        snapshot = await client.find_snapshot(project, name) or snapshot
+        row = await self.runtime.store.upsert_checkpoint(
+            CheckpointRecord(
+                uid=self.uid,
+                namespace=self.namespace,
+                name=self.name,
+                project_id=project,
+                branch_name=branch_name,
+                phase=Phase.READY.value,
+                source_branch_id=snapshot.source_branch_id,
+                snapshot_id=snapshot.id,
+                snapshot_name=snapshot.name,
+                lsn=snapshot.lsn,
+                snapshot_created_at=snapshot.created_at,
+                expires_at=snapshot.expires_at,
+                source=dict(spec.source),
+                credentials=spec.credentials,
+            )
+        )
+        await self.status.record(
+            Step.OPERATIONS_FINISHED,
+            "SnapshotReady",
+            f"snapshot {snapshot.id} of branch {branch_name} is ready",
+            operations=_ops(finished),
+            lsn=snapshot.lsn,
+            timestamp=_time(snapshot.timestamp),
+            createdAt=_time(snapshot.created_at),
+            expiresAt=_time(snapshot.expires_at),
+            checkpointId=row.id,
+            parentCheckpointId=row.parent_checkpoint_id,
+        )
+
+    async def _resolve_branch(self, client: AsyncNeonClient, spec: CheckpointSpec) -> Branch | None:
+        # By NAME every time: a finalized restore gives the branch a new id (neon-api.md §6.2).
+        if spec.branch:
+            return await client.find_branch(spec.project_id, spec.branch)
+        return pick_default_branch(await client.list_branches(spec.project_id))
+
+    async def observe_spec_change(self) -> None:
+        """A mutable field changed: move the snapshot's expiry if `ttl`/`expiresAt` did (else Neon would drop
+        it on the old date under a Checkpoint that says otherwise), and acknowledge the new generation."""
+        try:
+            spec = CheckpointSpec.from_dict(self.body.spec)
+        except InvalidSpec:
+            spec = None  # nothing to move; the Ready condition below is acknowledged as it is
+        change = self._expiry_change(spec) if spec is not None else None
+        if spec is not None and change is not None:
+            await self._move_expiry(spec, change)
+            return
+        ready = next((c for c in self.status.get("conditions") or [] if c.get("type") == "Ready"), None)
+        if ready is not None:
+            await self.status.record(Step.SPEC_CHANGED, ready.get("reason", ""), ready.get("message", ""))
+
+    def _expiry_change(self, spec: CheckpointSpec) -> ChangeExpiry | None:
+        recorded = self.status.get("expiresAt")
+        return plan_expiry_change(
+            spec,
+            phase=self.status.phase,
+            snapshot_id=self.status.get("snapshotId"),
+            created_at=self._created_at(),
+            recorded=parse_time_or_none(recorded),
+            now=utcnow(),
+        )
+
+    async def _move_expiry(self, spec: CheckpointSpec, change: ChangeExpiry) -> None:
+        snapshot_id: str = self.status.get("snapshotId")
+        try:
+            async with self._client(spec.credentials) as client:
+                await client.update_snapshot(spec.project_id, snapshot_id, expires_at=change.expires_at)
+            await self.runtime.store.set_checkpoint_expiry(self.uid, change.expires_at)
+        except EXPECTED as exc:
+            await self._fail_or_retry(classify(exc, subject=f"Neon project {spec.project_id}"))
+        when = f"expires at {_time(change.expires_at)}" if change.expires_at else "no longer expires"
+        self.logger.info("snapshot %s now %s", snapshot_id, when)
+        await self.status.record(
+            Step.SPEC_CHANGED,
+            "ExpiryChanged",
+            f"snapshot {snapshot_id} now {when}",
+            expiresAt=_time(change.expires_at),
+        )
+
+    def _created_at(self) -> dt.datetime:
+        return parse_time_or_none(self.body.metadata.creation_timestamp) or utcnow()
+
+    # -- delete ---------------------------------------------------------------------------------------
+
+    async def delete(self) -> None:
+        try:
+            spec = CheckpointSpec.from_dict(self.body.spec)
+        except InvalidSpec:
+            spec = None
+        # A create that failed before Neon accepted a snapshot owes no cleanup there (and its cause, e.g. a
+        # wrong key or project, would block the deletion forever).
+        never_snapshotted = self.status.phase is Phase.FAILED and not self.status.get("snapshotId")
+        await self.status.record(Step.DELETE_REQUESTED, "Deleting", "deleting the checkpoint")
+        try:
+            if spec is not None and spec.deletion_policy == "Delete" and not never_snapshotted:
+                async with self._client(spec.credentials) as client, self._project_lock(spec.project_id):
+                    await self._delete_snapshot(spec, client)
+            await self.runtime.store.mark_checkpoint_deleted(self.uid)
+        except EXPECTED as exc:
+            verdict = classify(exc, subject=f"Neon project {spec.project_id if spec else '?'}")
+            if not verdict.retry:
+                # The snapshot is owed a deletion: keep the finalizer and say how to let go.
+                verdict = Verdict(
+                    True,
+                    verdict.reason,
+                    f"{verdict.message}; the snapshot cannot be deleted until this is fixed "
+                    "(or set spec.deletionPolicy: Retain to keep it)",
+                    delay=10.0,
+                )
+            self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
+            await self.status.record(Step.RETRYING, verdict.reason, verdict.message)
+            raise to_kopf(verdict) from None
+
+    async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
+        try:
+            snapshot: Snapshot | None = await client.find_snapshot(
+                spec.project_id, names.snapshot_name(self.uid)
+            )
+        except errors.NotFound:
+            snapshot = None  # the whole project is gone, and the snapshot with it
+        if snapshot is None:
+            return
+        operations = await client.delete_snapshot(spec.project_id, snapshot.id)
+        await client.wait_for_operations(
+            spec.project_id,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            pace=self.runtime.pace,
+        )
+        self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
+
+    # -- shared ---------------------------------------------------------------------------------------
+
+    async def _spec(self) -> CheckpointSpec:
+        try:
+            return CheckpointSpec.from_dict(self.body.spec)
+        except InvalidSpec as exc:
+            await self._fail_or_retry(Verdict(False, "InvalidSpec", str(exc)))
+            raise AssertionError("unreachable") from None
+
+    async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
+        """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
+        if verdict.retry:
+            self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
+            step = Step.QUEUED if verdict.reason == "Queued" else Step.RETRYING
+            await self.status.record(step, verdict.reason, verdict.message)
+        else:
+            self.logger.error("checkpoint failed: %s", verdict.message)
+            await self.status.record(Step.FAILED, verdict.reason, verdict.message)
+        raise to_kopf(verdict)

@@ -1,0 +1,59 @@
+"""A Checkpoint's spec as a frozen value, parsed once at the handler edge (pure, no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from neon_checkpoints.core.durations import DurationError, parse_duration
+from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.core.secrets import SecretRef, secret_ref
+from neon_checkpoints.core.times import parse_time
+
+
+@dataclass(frozen=True)
+class CheckpointSpec:
+    project_id: str
+    # None: the project's default branch.
+    branch: str | None = None
+    source: Mapping[str, Any] = field(default_factory=dict)
+    expires_at: dt.datetime | None = None
+    ttl: dt.timedelta | None = None
+    deletion_policy: Literal["Delete", "Retain"] = "Delete"
+    credentials: SecretRef | None = None
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> CheckpointSpec:
+        project_id = spec.get("projectId")
+        if not isinstance(project_id, str) or not project_id:
+            raise InvalidSpec("spec.projectId is required")
+        policy = spec.get("deletionPolicy", "Delete")
+        if policy not in ("Delete", "Retain"):
+            raise InvalidSpec(f"spec.deletionPolicy must be Delete or Retain, got {policy!r}")
+        try:
+            expires_at = parse_time(spec["expiresAt"]) if spec.get("expiresAt") else None
+        except ValueError as exc:
+            raise InvalidSpec(f"spec.expiresAt: {exc}") from None
+        try:
+            ttl = parse_duration(spec["ttl"]) if spec.get("ttl") else None
+        except DurationError as exc:
+            raise InvalidSpec(f"spec.ttl: {exc}") from None
+        return cls(
+            project_id=project_id,
+            branch=spec.get("branch") or None,
+            source=dict(spec.get("source") or {}),
+            expires_at=expires_at,
+            ttl=ttl,
+            deletion_policy=policy,
+            credentials=secret_ref(spec),
+        )
+
+    def expiry(self, created_at: dt.datetime) -> dt.datetime | None:
+        """When the snapshot expires; a ttl counts from the resource's creation, so retries agree."""
+        if self.expires_at is not None:
+            return self.expires_at
+        if self.ttl is not None:
+            return created_at + self.ttl
+        return None

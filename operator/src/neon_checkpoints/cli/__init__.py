@@ -1,0 +1,1 @@
+"""`neon-checkpoints`: the command line, one module per subcommand."""

@@ -1,0 +1,44 @@
+"""Reads of the timeline on any connection: the operator's pool, or the read-only connection of
+`neon-checkpoints timeline` (which never migrates: the operator owns the schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
+
+
+async def list_checkpoints(
+    conn: AsyncConnection[Any], project_id: str, branch_name: str | None = None
+) -> list[CheckpointRow]:
+    """A project's checkpoints (optionally of one branch), oldest first."""
+    cur = conn.cursor(row_factory=class_row(CheckpointRow))
+    await cur.execute(
+        "SELECT * FROM checkpoints WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
+        " ORDER BY created_at, id",
+        (project_id, branch_name, branch_name),
+    )
+    return await cur.fetchall()
+
+
+async def list_restores(
+    conn: AsyncConnection[Any], project_id: str, branch_name: str | None = None
+) -> list[RestoreRow]:
+    """A project's restores (optionally onto one branch), oldest first."""
+    cur = conn.cursor(row_factory=class_row(RestoreRow))
+    await cur.execute(
+        "SELECT * FROM restores WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
+        " ORDER BY created_at, id",
+        (project_id, branch_name, branch_name),
+    )
+    return await cur.fetchall()
+
+
+async def has_timeline(conn: AsyncConnection[Any]) -> bool:
+    """Whether the operator has created its tables in this database."""
+    cur = await conn.execute("SELECT to_regclass('checkpoints') IS NOT NULL")
+    row = await cur.fetchone()
+    return bool(row and row[0])

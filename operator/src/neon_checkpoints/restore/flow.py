@@ -1,0 +1,459 @@
+"""The CheckpointRestore flows (design.md §4): Finalize, Preview, and the Preview's cleanup on delete.
+
+What makes a restore happen exactly once: it runs under the project's advisory lock; the intent (start
+time, target branch id) reaches the meta DB and status BEFORE the POST; a resumed flow first looks in Neon
+for the branch an earlier attempt made (plan.find_earlier_restore) and finishes that one instead of asking
+again. The production branch is resolved by NAME right before the call, because every finalized restore
+gives it a new id (neon-api.md §6.2).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, NoReturn
+
+import kopf
+
+from neon_api import AsyncNeonClient, errors
+from neon_api.models import Branch, Operation
+from neon_checkpoints.checkpoint.spec import CheckpointSpec
+from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.core.times import precise_time, utcnow
+from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.meta import CheckpointRow, RestoreRecord, RestoreRow
+from neon_checkpoints.names import (
+    API_VERSION,
+    CHECKPOINT_RESTORES,
+    CHECKPOINTS,
+    RESTORE_KIND,
+    preview_branch_name,
+)
+from neon_checkpoints.restore.plan import (
+    AdoptRestore,
+    CheckpointView,
+    Fail,
+    Intent,
+    IssueRestore,
+    Proceed,
+    RestoreObserved,
+    RestorePhase,
+    RestoreStep,
+    Wait,
+    branch_label,
+    condition_status,
+    duration_seconds,
+    next_phase,
+    pick_database,
+    pick_production,
+    plan_admission,
+    plan_restore,
+)
+from neon_checkpoints.restore.spec import RestoreSpec
+from neon_checkpoints.runtime.crash import crash_point
+from neon_checkpoints.runtime.credentials import checkpoint_key
+from neon_checkpoints.runtime.errors import EXPECTED, classify, is_refusal, to_kopf
+from neon_checkpoints.runtime.flow import Flow
+from neon_checkpoints.runtime.runtime import Runtime
+from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
+
+RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
+    RestorePhase, next_phase, "Succeeded", condition_status, failed=RestorePhase.FAILED
+)
+
+# How often a restore looks again at a Checkpoint that is not Ready yet.
+CHECKPOINT_POLL = 1.0
+
+
+def _ops(operations: tuple[Operation, ...]) -> list[dict[str, str]]:
+    return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]
+
+
+def checkpoint_view(body: dict[str, Any]) -> CheckpointView:
+    """The parts of a Checkpoint resource a restore needs (its spec for where, its status for what)."""
+    spec = CheckpointSpec.from_dict(body.get("spec") or {})
+    status = body.get("status") or {}
+    metadata = body.get("metadata") or {}
+    return CheckpointView(
+        name=metadata.get("name", ""),
+        uid=metadata.get("uid", ""),
+        phase=status.get("phase"),
+        project_id=spec.project_id,
+        branch=spec.branch,
+        snapshot_id=status.get("snapshotId"),
+        checkpoint_id=status.get("checkpointId"),
+    )
+
+
+def _view_of_row(row: CheckpointRow) -> CheckpointView:
+    return CheckpointView(
+        name=row.name,
+        uid=row.uid,
+        phase=row.phase,
+        project_id=row.project_id,
+        branch=row.branch_name or None,
+        snapshot_id=row.snapshot_id,
+        checkpoint_id=row.id,
+    )
+
+
+class RestoreFlow(Flow):
+    queued_step = RestoreStep.QUEUED
+
+    def __init__(
+        self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ):
+        self.runtime = runtime
+        self.body = body
+        self.logger = logger
+        self.status = StatusWriter(runtime.kube, CHECKPOINT_RESTORES, body, RESTORE_PHASES)
+        self.uid = body.metadata.uid or ""
+        self.namespace = body.metadata.namespace or ""
+        self.name = body.metadata.name or ""
+        # The meta row's identity, known once the Checkpoint is: failures after that are recorded in it.
+        self._record: RestoreRecord | None = None
+
+    # -- create ---------------------------------------------------------------------------------------
+
+    async def create(self) -> None:
+        if self.status.phase in (RestorePhase.SUCCEEDED, RestorePhase.FAILED):
+            return  # one-shot: a finished restore is never run again
+        spec = await self._spec()
+        if self.status.phase is None:
+            await self.status.record(
+                RestoreStep.RECEIVED, "Received", f"restoring Checkpoint {spec.checkpoint} ({spec.mode})"
+            )
+        try:
+            found = await self.runtime.kube.get(CHECKPOINTS, self.namespace, spec.checkpoint)
+            begun = await self._begun()
+        except EXPECTED as exc:
+            await self._fail_or_retry(classify(exc, subject="the meta database"))
+        view = checkpoint_view(found) if found else None
+        begun_view = _view_of_row(begun) if begun is not None else None
+        match plan_admission(view, ref=spec.checkpoint, namespace=self.namespace, begun=begun_view):
+            case Fail(reason=reason, message=message):
+                await self._fail_or_retry(Verdict(False, reason, message))
+            case Wait(reason=reason, message=message):
+                await self._fail_or_retry(
+                    Verdict(True, reason, message, CHECKPOINT_POLL), RestoreStep.WAITING
+                )
+            case Proceed(checkpoint=checkpoint, snapshot_id=snapshot_id):
+                pass
+        project = checkpoint.project_id
+        try:
+            self._record = await self._base_record(spec, checkpoint)
+            async with (
+                self._client(spec.credentials, checkpoint_key(found, begun)) as client,
+                self._project_lock(project),
+            ):
+                await self._restore(spec, checkpoint, snapshot_id, client)
+        except EXPECTED as exc:
+            await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
+
+    async def _begun(self) -> CheckpointRow | None:
+        """The checkpoint's meta row if this restore's intent was recorded (it may be under way in Neon)."""
+        row = await self.runtime.store.get_restore(self.uid)
+        if row is None or row.started_at is None or row.checkpoint_id is None:
+            return None
+        return await self.runtime.store.get_checkpoint_by_id(row.checkpoint_id)
+
+    async def _base_record(self, spec: RestoreSpec, checkpoint: CheckpointView) -> RestoreRecord:
+        # The checkpoint's meta row names its branch as the timeline knows it (lineage joins on it).
+        row = await self.runtime.store.get_checkpoint(checkpoint.uid)
+        return RestoreRecord(
+            uid=self.uid,
+            namespace=self.namespace,
+            name=self.name,
+            project_id=checkpoint.project_id,
+            branch_name=row.branch_name if row else (checkpoint.branch or ""),
+            mode=spec.mode,
+            phase=RestorePhase.PENDING.value,
+            checkpoint_id=row.id if row else checkpoint.checkpoint_id,
+        )
+
+    async def _restore(
+        self, spec: RestoreSpec, checkpoint: CheckpointView, snapshot_id: str, client: AsyncNeonClient
+    ) -> None:
+        assert self._record is not None
+        project = checkpoint.project_id
+        row = await self.runtime.store.get_restore(self.uid)
+        if row is not None and row.phase in (RestorePhase.SUCCEEDED, RestorePhase.FAILED):
+            await self._restore_status_from(row)  # finished, but status never said so (crash in between)
+            return
+        intent = (
+            Intent(row.started_at, row.target_branch_id)
+            if row is not None and row.started_at is not None and row.target_branch_id is not None
+            else None
+        )
+        branches = await client.list_branches(project)
+        observed = RestoreObserved(
+            production=pick_production(branches, checkpoint.branch),
+            restored=tuple(b for b in branches if b.restored_from == snapshot_id),
+            intent=intent,
+        )
+        preview_name = preview_branch_name(self.uid)
+        action = plan_restore(
+            spec.mode,
+            observed,
+            snapshot_id=snapshot_id,
+            preview_name=preview_name,
+            branch_label=branch_label(checkpoint.branch),
+        )
+        operations: tuple[Operation | str, ...]
+        match action:
+            case Fail(reason=reason, message=message):
+                await self._fail_or_retry(Verdict(False, reason, f"Neon project {project}: {message}"))
+            case IssueRestore():
+                branch, operations, intent = await self._issue(action, checkpoint, client)
+            case AdoptRestore(branch=branch):
+                self.logger.info("restore already requested by an earlier attempt: branch %s", branch.id)
+                # Under the project lock every unfinished operation is this restore's (or Neon's own).
+                pending = [op for op in await client.list_operations(project) if op.in_progress]
+                recorded = [op_id for op_id in (row.operation_ids if row else []) if op_id]
+                operations = (
+                    *pending,
+                    *(op_id for op_id in recorded if op_id not in {p.id for p in pending}),
+                )
+                if intent is None:  # a Preview found by name whose intent never reached the meta DB
+                    intent = Intent(branch.created_at, branch.restored_as or "")
+                await self.status.record(
+                    RestoreStep.REQUESTED,
+                    "RestoreAccepted",
+                    f"resuming the restore of snapshot {snapshot_id} into branch {branch.id}",
+                    snapshotId=snapshot_id,
+                )
+        finished = await client.wait_for_operations(
+            project,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            pace=self.runtime.pace,
+        )
+        await self._complete(spec, checkpoint, client, branch, intent, finished)
+
+    async def _issue(
+        self, action: IssueRestore, checkpoint: CheckpointView, client: AsyncNeonClient
+    ) -> tuple[Branch, tuple[Operation | str, ...], Intent]:
+        """Record the intent, then ask Neon; return the new branch and the operations to wait for."""
+        assert self._record is not None
+        project, snapshot_id = checkpoint.project_id, action.snapshot_id
+        row = await self.runtime.store.upsert_restore(
+            replace(
+                self._record,
+                phase=RestorePhase.RESTORING.value,
+                target_branch_id=action.target_branch_id,
+                started_at=utcnow(),
+            )
+        )
+        started = row.started_at or utcnow()
+        verb = "finalized restore" if action.finalize else "preview"
+        await self.status.record(
+            RestoreStep.REQUESTED,
+            "Restoring",
+            f"requesting a {verb} of snapshot {snapshot_id} onto branch {action.target_branch_id}",
+            snapshotId=snapshot_id,
+            targetBranchId=action.target_branch_id,
+            checkpointId=self._record.checkpoint_id,
+            startedAt=precise_time(started),
+        )
+        try:
+            result = await client.restore_snapshot(
+                project,
+                action.snapshot_id,
+                target_branch_id=action.target_branch_id,
+                finalize=action.finalize,
+                name=action.name,
+            )
+        except errors.NotFound as exc:
+            # Deleted out of band (or the project is gone): say what Neon said.
+            await self._fail_or_retry(
+                Verdict(
+                    False,
+                    "SnapshotNotFound",
+                    f"Neon could not restore snapshot {snapshot_id} of Checkpoint {checkpoint.name}: "
+                    f"{exc.message} (404)",
+                )
+            )
+        crash_point(self.runtime.settings.crash_after, "restore-accepted")
+        self.logger.info("restore of snapshot %s accepted: new branch %s", snapshot_id, result.branch.id)
+        await self.runtime.store.upsert_restore(
+            replace(
+                self._record,
+                phase=RestorePhase.RESTORING.value,
+                operation_ids=tuple(op.id for op in result.operations),
+            )
+        )
+        await self.status.record(
+            RestoreStep.REQUESTED,
+            "RestoreAccepted",
+            f"restore accepted by Neon (branch {result.branch.id}); waiting for its operations",
+            operations=_ops(result.operations),
+        )
+        return result.branch, result.operations, Intent(started, action.target_branch_id)
+
+    async def _complete(
+        self,
+        spec: RestoreSpec,
+        checkpoint: CheckpointView,
+        client: AsyncNeonClient,
+        branch: Branch,
+        intent: Intent,
+        finished: tuple[Operation, ...],
+    ) -> None:
+        assert self._record is not None
+        project = checkpoint.project_id
+        restored = await client.get_branch(project, branch.id)
+        fields: dict[str, Any] = {"restoredBranchId": restored.id}
+        replaced: str | None = None
+        if spec.mode == "Finalize":
+            replaced = restored.restored_as or intent.target_branch_id
+            fields["replacedBranchId"] = replaced
+            message = (
+                f"branch {restored.name} is now Checkpoint {checkpoint.name} "
+                f"(branch {restored.id}; replaced {replaced})"
+            )
+            if spec.old_branch_policy == "Delete":
+                message += await self._delete_old_branch(client, project, replaced)
+        else:
+            secret = await self._write_preview_secret(client, project, restored, spec)
+            fields["previewSecretName"] = secret
+            message = (
+                f"preview of Checkpoint {checkpoint.name} on branch {restored.id}; URI in Secret {secret}"
+            )
+        completed = utcnow()
+        await self.runtime.store.upsert_restore(
+            replace(
+                self._record,
+                phase=RestorePhase.SUCCEEDED.value,
+                restored_branch_id=restored.id,
+                replaced_branch_id=replaced,
+                operation_ids=tuple(op.id for op in finished),
+                completed_at=completed,
+            )
+        )
+        await self.status.record(
+            RestoreStep.SUCCEEDED,
+            "Restored",
+            message,
+            **fields,
+            operations=_ops(finished),
+            completedAt=precise_time(completed),
+            durationSeconds=duration_seconds(intent.started_at, completed),
+        )
+
+    async def _delete_old_branch(self, client: AsyncNeonClient, project: str, branch_id: str) -> str:
+        """oldBranchPolicy Delete. The restore itself has succeeded, so a refusal (e.g. the branch has
+        children) keeps the branch and says so; retryable errors propagate and the resumed flow retries."""
+        try:
+            operations = await client.delete_branch(project, branch_id)
+        except errors.NeonClientError as exc:
+            if not is_refusal(exc):
+                raise
+            self.logger.warning("could not delete the replaced branch %s: %s", branch_id, exc.message)
+            return f"; the replaced branch was kept: Neon refused to delete it ({exc.status}: {exc.message})"
+        await client.wait_for_operations(
+            project,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            pace=self.runtime.pace,
+        )
+        self.logger.info("replaced branch %s deleted (oldBranchPolicy Delete)", branch_id)
+        return "; the replaced branch was deleted"
+
+    async def _write_preview_secret(
+        self, client: AsyncNeonClient, project: str, branch: Branch, spec: RestoreSpec
+    ) -> str:
+        database = pick_database(await client.list_databases(project, branch.id))
+        if database is None:
+            await self._fail_or_retry(
+                Verdict(False, "NoDatabase", f"preview branch {branch.id} has no database to connect to")
+            )
+        uri = await client.connection_uri(
+            project, database_name=database.name, role_name=database.owner_name, branch_id=branch.id
+        )
+        name = spec.secret_name(self.name)
+        owner = {
+            "apiVersion": API_VERSION,
+            "kind": RESTORE_KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+        }
+        data = {"uri": uri, "branchId": branch.id, "database": database.name, "role": database.owner_name}
+        await self.runtime.kube.apply_secret(self.namespace, name, data, owner=owner)
+        return name
+
+    async def _restore_status_from(self, row: RestoreRow) -> None:
+        if row.phase == RestorePhase.FAILED:
+            await self.status.record(RestoreStep.FAILED, "Failed", row.error or "restore failed")
+            return
+        fields: dict[str, Any] = {"restoredBranchId": row.restored_branch_id}
+        if row.replaced_branch_id:
+            fields["replacedBranchId"] = row.replaced_branch_id
+        if row.started_at and row.completed_at:
+            fields["durationSeconds"] = duration_seconds(row.started_at, row.completed_at)
+            fields["completedAt"] = precise_time(row.completed_at)
+        await self.status.record(RestoreStep.SUCCEEDED, "Restored", "restore completed", **fields)
+
+    # -- delete (Preview: the branch and the Secret go with the resource) -----------------------------
+
+    async def delete(self) -> None:
+        try:
+            spec = RestoreSpec.from_dict(self.body.spec)
+        except InvalidSpec:
+            return
+        if spec.mode != "Preview":
+            return
+        row = await self.runtime.store.get_restore(self.uid)
+        try:
+            if row is not None:  # no row: no intent, so no restore request was ever sent
+                key = await self.runtime.credentials.checkpoint_ref(
+                    self.namespace, spec.checkpoint, row.checkpoint_id
+                )
+                async with self._client(spec.credentials, key) as client, self._project_lock(row.project_id):
+                    await self._delete_preview_branch(client, row.project_id)
+            await self.runtime.kube.delete_secret(self.namespace, spec.secret_name(self.name))
+        except EXPECTED as exc:
+            verdict = classify(exc, subject=f"Neon project {row.project_id if row else '?'}")
+            self.logger.warning("deleting the preview failed: %s", verdict.message)
+            raise to_kopf(verdict) from None
+
+    async def _delete_preview_branch(self, client: AsyncNeonClient, project: str) -> None:
+        try:
+            branch = await client.find_branch(project, preview_branch_name(self.uid))
+        except errors.NotFound:
+            return  # the whole project is gone, and the branch with it
+        if branch is None:
+            return
+        operations = await client.delete_branch(project, branch.id)
+        await client.wait_for_operations(
+            project,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            pace=self.runtime.pace,
+        )
+        self.logger.info("preview branch %s deleted", branch.id)
+
+    # -- shared ---------------------------------------------------------------------------------------
+
+    async def _spec(self) -> RestoreSpec:
+        try:
+            return RestoreSpec.from_dict(self.body.spec)
+        except InvalidSpec as exc:
+            await self._fail_or_retry(Verdict(False, "InvalidSpec", str(exc)))
+
+    async def _fail_or_retry(self, verdict: Verdict, step: RestoreStep = RestoreStep.RETRYING) -> NoReturn:
+        """Record the verdict in status (+ Event) and the meta row, and hand it to kopf. Always raises."""
+        if verdict.retry:
+            self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
+            if verdict.reason == "Queued":
+                step = RestoreStep.QUEUED
+            await self.status.record(step, verdict.reason, verdict.message)
+        else:
+            self.logger.error("restore failed: %s", verdict.message)
+            if self._record is not None:
+                # Only the failure: ids of a half-done restore are not written as if they were results.
+                await self.runtime.store.upsert_restore(
+                    replace(self._record, phase=RestorePhase.FAILED.value, error=verdict.message)
+                )
+            await self.status.record(RestoreStep.FAILED, verdict.reason, verdict.message)
+        raise to_kopf(verdict)

@@ -1,0 +1,231 @@
+"""What to do next for a CheckpointRestore, decided from its spec, its Checkpoint and what Neon reports
+(pure, no I/O). The flow (flow.py) observes, calls these, and executes the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from neon_api.models import Branch, Database
+from neon_checkpoints.names import PREVIEW_BRANCH_PREFIX
+from neon_checkpoints.restore.spec import Mode
+
+# Neon stamps a restored branch's created_at with its own clock; ours recorded the intent. Allow for skew
+# between the two (and for second-resolution timestamps) when asking "was this branch made after we asked?".
+CLOCK_SLACK = dt.timedelta(seconds=5)
+
+
+class RestorePhase(StrEnum):
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RESTORING = "Restoring"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class RestoreStep(StrEnum):
+    """What just happened to a CheckpointRestore."""
+
+    RECEIVED = "received"
+    WAITING = "waiting"  # for the Checkpoint to become Ready
+    QUEUED = "queued"  # for another flow on the same Neon project
+    REQUESTED = "requested"  # intent recorded; the restore is being (or was) requested
+    SUCCEEDED = "succeeded"
+    RETRYING = "retrying"
+    FAILED = "failed"
+
+
+_FINAL = (RestorePhase.SUCCEEDED, RestorePhase.FAILED)
+_STEP_PHASE = {
+    RestoreStep.RECEIVED: RestorePhase.PENDING,
+    RestoreStep.WAITING: RestorePhase.PENDING,
+    RestoreStep.QUEUED: RestorePhase.QUEUED,
+    RestoreStep.REQUESTED: RestorePhase.RESTORING,
+    RestoreStep.SUCCEEDED: RestorePhase.SUCCEEDED,
+    RestoreStep.FAILED: RestorePhase.FAILED,
+}
+
+
+def next_phase(current: RestorePhase | None, step: RestoreStep) -> RestorePhase:
+    """The phase after `step`. A restore is one-shot: Succeeded and Failed are final. A retry keeps the
+    phase it happened in (a Restoring restore that hits a 423 is still Restoring)."""
+    if current in _FINAL:
+        return current
+    if step is RestoreStep.RETRYING:
+        return current if current is not None else RestorePhase.PENDING
+    if step is RestoreStep.QUEUED and current is RestorePhase.RESTORING:
+        return current  # resumed after a crash: the restore is already under way
+    return _STEP_PHASE[step]
+
+
+def condition_status(phase: RestorePhase) -> str:
+    """Status of the `Succeeded` condition: unknown until the one-shot request is over."""
+    if phase is RestorePhase.SUCCEEDED:
+        return "True"
+    if phase is RestorePhase.FAILED:
+        return "False"
+    return "Unknown"
+
+
+# -- admission: is the Checkpoint usable? ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    """What a restore needs from the Checkpoint it names (read from the resource)."""
+
+    name: str
+    uid: str
+    phase: str | None
+    project_id: str
+    # Branch NAME the checkpoint was taken from; None: the project's default branch.
+    branch: str | None
+    snapshot_id: str | None
+    checkpoint_id: int | None
+
+
+@dataclass(frozen=True)
+class Wait:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Proceed:
+    checkpoint: CheckpointView
+    snapshot_id: str
+
+
+def plan_admission(
+    checkpoint: CheckpointView | None, *, ref: str, namespace: str, begun: CheckpointView | None = None
+) -> Wait | Fail | Proceed:
+    """Whether a restore may run. `begun`: the checkpoint as the meta DB recorded it when this restore's
+    intent was recorded (it may be under way in Neon): such a restore is finished whatever happened to the
+    Checkpoint resource since (deleted, being deleted), or its status would contradict production."""
+    if begun is not None and begun.snapshot_id is not None:
+        return Proceed(begun, begun.snapshot_id)
+    if checkpoint is None:
+        return Fail("CheckpointNotFound", f"Checkpoint {namespace}/{ref} not found")
+    if checkpoint.phase == "Failed":
+        return Fail("CheckpointFailed", f"Checkpoint {namespace}/{ref} failed; it cannot be restored")
+    if checkpoint.phase == "Deleting":
+        return Fail("CheckpointDeleting", f"Checkpoint {namespace}/{ref} is being deleted")
+    if checkpoint.phase != "Ready" or checkpoint.snapshot_id is None:
+        return Wait(
+            "CheckpointNotReady",
+            f"waiting for Checkpoint {namespace}/{ref} to become Ready (phase {checkpoint.phase or 'none'})",
+        )
+    return Proceed(checkpoint, checkpoint.snapshot_id)
+
+
+# -- the restore itself --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intent:
+    """Recorded in the meta DB before the restore request: when we asked and which branch we targeted."""
+
+    started_at: dt.datetime
+    target_branch_id: str
+
+
+@dataclass(frozen=True)
+class RestoreObserved:
+    # The branch named like the checkpoint's branch NOW (a finalized restore gives it a new id).
+    production: Branch | None
+    # Branches Neon made from the checkpoint's snapshot (`restored_from` = snapshot id).
+    restored: tuple[Branch, ...]
+    intent: Intent | None
+
+
+@dataclass(frozen=True)
+class IssueRestore:
+    snapshot_id: str
+    target_branch_id: str
+    finalize: bool
+    # The new branch's name (Preview only; Neon overwrites it with the target's name on finalize).
+    name: str | None
+
+
+@dataclass(frozen=True)
+class AdoptRestore:
+    """An earlier attempt's restore request was accepted (crash, ambiguous failure): finish that one."""
+
+    branch: Branch
+
+
+RestoreAction = IssueRestore | AdoptRestore | Fail
+
+
+def plan_restore(
+    mode: Mode, observed: RestoreObserved, *, snapshot_id: str, preview_name: str, branch_label: str
+) -> RestoreAction:
+    earlier = find_earlier_restore(
+        observed.restored, mode=mode, intent=observed.intent, preview_name=preview_name
+    )
+    if earlier is not None:
+        return AdoptRestore(earlier)
+    if observed.production is None:
+        return Fail("BranchNotFound", f"the Neon project has no {branch_label} to restore")
+    finalize = mode == "Finalize"
+    return IssueRestore(
+        snapshot_id=snapshot_id,
+        target_branch_id=observed.production.id,
+        finalize=finalize,
+        name=None if finalize else preview_name,
+    )
+
+
+def find_earlier_restore(
+    restored: Iterable[Branch], *, mode: Mode, intent: Intent | None, preview_name: str
+) -> Branch | None:
+    """The branch an earlier attempt of THIS restore made, if any.
+
+    Preview: the branch under our deterministic name. Finalize (Neon renames the new branch after the
+    target, so names cannot tell): a branch restored from our snapshot onto the target we recorded, created
+    after the recorded start. Other restores of the same snapshot are older, aimed at another target (a
+    finalized target becomes `<name> (old)` and is never a target again), or previews (our name prefix).
+    """
+    if mode == "Preview":
+        return next((b for b in restored if b.name == preview_name), None)
+    if intent is None:
+        return None
+    since = intent.started_at - CLOCK_SLACK
+    candidates = [
+        b
+        for b in restored
+        if b.restored_as == intent.target_branch_id
+        and b.created_at >= since
+        and not b.name.startswith(PREVIEW_BRANCH_PREFIX)
+    ]
+    return min(candidates, key=lambda b: b.created_at, default=None)
+
+
+def branch_label(branch: str | None) -> str:
+    return f"branch named {branch!r}" if branch else "default branch"
+
+
+def pick_production(branches: Sequence[Branch], name: str | None) -> Branch | None:
+    """The branch a restore targets: exact name match (never `<name> (old)`), or the default branch."""
+    if name:
+        return next((b for b in branches if b.name == name), None)
+    return next((b for b in branches if b.default), None)
+
+
+def pick_database(databases: Sequence[Database]) -> Database | None:
+    """The app's database on a preview branch: the first one the branch has (by id), with its owner role.
+    Neon lists only user databases; `postgres` is skipped in case a server lists it too."""
+    users = [d for d in databases if d.name != "postgres"] or list(databases)
+    return min(users, key=lambda d: d.id, default=None)
+
+
+def duration_seconds(started_at: dt.datetime, completed_at: dt.datetime) -> float:
+    return round(max(0.0, (completed_at - started_at).total_seconds()), 3)

@@ -1,0 +1,71 @@
+"""The one place where failures become kopf's retry-later or fail-now (conventions item 2).
+
+`classify` turns an exception into a `Verdict` (retry or not, delay, reason, message) that the flow also
+writes into status and an Event; `to_kopf` hands it to kopf. Messages name the cause and never hold a secret.
+"""
+
+from __future__ import annotations
+
+import kopf
+import psycopg
+
+from neon_api import errors
+from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.meta.locks import ProjectBusy
+from neon_checkpoints.runtime.kube import KubeError, SecretUnavailable
+
+# What a failing flow may raise and `classify` understands; anything else is a bug and propagates.
+EXPECTED = (errors.NeonError, psycopg.Error, ProjectBusy, KubeError, SecretUnavailable)
+
+
+def classify(exc: BaseException, *, subject: str) -> Verdict:
+    """`subject` names what the failing call was about (e.g. "Neon project p-1"), for the message."""
+    match exc:
+        case ProjectBusy():
+            return Verdict(True, "Queued", str(exc), delay=1.0)
+        case SecretUnavailable(reason=reason):
+            # The Secret may simply not be applied yet: wait for it rather than fail for good.
+            return Verdict(True, reason, str(exc), delay=5.0)
+        case KubeError():
+            return Verdict(True, "KubernetesUnavailable", str(exc), delay=5.0)
+        case errors.Locked():
+            return Verdict(True, "NeonLocked", f"{subject}: a conflicting operation is running (423)", 2.0)
+        case errors.RateLimited(retry_after=retry_after):
+            delay = retry_after if retry_after is not None else 5.0
+            return Verdict(True, "NeonRateLimited", f"{subject}: rate limited by Neon (429)", delay)
+        case errors.Unauthorized(status=status):
+            return Verdict(
+                False, "NeonUnauthorized", f"the Neon API key was rejected ({status}) for {subject}"
+            )
+        case errors.NotFound():
+            return Verdict(False, "NotFound", f"{subject} was not found in Neon (404)")
+        case errors.NeonClientError(status=status, message=message):
+            return Verdict(
+                False, "NeonRejected", f"Neon rejected the request for {subject} ({status}): {message}"
+            )
+        case errors.NeonServerError(status=status):
+            return Verdict(True, "NeonUnavailable", f"Neon failed ({status}) for {subject}", 5.0)
+        case errors.NeonRequestError(reason=reason):
+            return Verdict(True, "NeonUnreachable", f"Neon API unreachable for {subject}: {reason}", 5.0)
+        case errors.OperationFailed(operation=op):
+            detail = f": {op.error}" if op.error else ""
+            return Verdict(False, "OperationFailed", f"Neon operation {op.action} {op.status}{detail}")
+        case errors.OperationTimeout():
+            return Verdict(True, "OperationTimeout", f"{subject}: {exc}", 10.0)
+        case errors.NeonError():
+            return Verdict(True, "NeonError", f"{subject}: {exc}", 5.0)
+        case psycopg.Error():
+            # The meta DB URL may hold a password: name the class only.
+            return Verdict(True, "MetaDatabaseUnavailable", f"meta database: {type(exc).__name__}", 5.0)
+    raise exc
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Neon said no for good (a 4xx other than 423/429): asking again would get the same answer."""
+    return isinstance(exc, errors.NeonClientError) and exc.status not in (423, 429)
+
+
+def to_kopf(verdict: Verdict) -> kopf.TemporaryError | kopf.PermanentError:
+    if verdict.retry:
+        return kopf.TemporaryError(verdict.message, delay=verdict.delay)
+    return kopf.PermanentError(verdict.message)

@@ -1,0 +1,43 @@
+"""What every flow shares: its Neon client (chosen by the one credential resolver) and the per-project lock
+that serializes mutating flows on one Neon project (its waiting shows as phase Queued)."""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from enum import StrEnum
+from typing import Any, ClassVar, NoReturn
+
+from neon_api import AsyncNeonClient
+from neon_checkpoints.core.secrets import SecretRef
+from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.runtime.runtime import Runtime
+from neon_checkpoints.runtime.status import StatusWriter
+
+
+class Flow(ABC):
+    runtime: Runtime
+    namespace: str
+    status: StatusWriter[Any, Any]
+    queued_step: ClassVar[StrEnum]  # the step recorded while waiting for the project lock
+
+    @abstractmethod
+    async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
+        """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
+
+    def _client(self, *chain: SecretRef | None) -> contextlib.AbstractAsyncContextManager[AsyncNeonClient]:
+        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`)."""
+        return self.runtime.credentials.client(self.namespace, *chain)
+
+    @contextlib.asynccontextmanager
+    async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
+        async def queued() -> None:
+            await self.status.record(
+                self.queued_step, "Queued", f"waiting for another flow on Neon project {project_id}"
+            )
+
+        async with self.runtime.store.locks.hold(
+            project_id, wait=self.runtime.settings.project_lock_wait, on_queued=queued
+        ):
+            yield

@@ -1,0 +1,185 @@
+"""The Kubernetes API calls the operator makes itself (kopf does the watching): its own resources (get, list,
+create, delete, status patches mid-handler), the Secrets it reads (`credentialsSecretRef`) and the ones it
+writes (a Preview's connection URI). One async client, one error translation.
+
+Errors carry the call and the status only: a Secret's body must never reach a log, an Event or status.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+from kubernetes.aio import client, config
+from kubernetes.aio.client.exceptions import ApiException
+
+from neon_checkpoints.names import GROUP, VERSION
+
+T = TypeVar("T")
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed; `status` is None for transport failures."""
+
+    def __init__(self, action: str, status: int | None) -> None:
+        super().__init__(f"Kubernetes API call failed: {action} ({status or 'no answer'})")
+        self.action = action
+        self.status = status
+
+
+class NotFound(KubeError):
+    pass
+
+
+class AlreadyExists(KubeError):
+    """409 on create: an object of that name exists (for a run's Checkpoint: the run was already made)."""
+
+
+class SecretUnavailable(Exception):
+    """A `credentialsSecretRef` cannot be read; `reason` is the status condition's reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def _call(action: str, call: Awaitable[T]) -> T:
+    """The one translation from the client's exceptions to ours (`from None`: nothing of the body)."""
+    try:
+        return await call
+    except ApiException as exc:
+        kind = {404: NotFound, 409: AlreadyExists}.get(exc.status or 0, KubeError)
+        raise kind(action, exc.status) from None
+    except (aiohttp.ClientError, TimeoutError):
+        raise KubeError(action, None) from None
+
+
+class Kube:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self._api_client = api_client
+        # The generated signatures are loosely typed; these are JSON dicts, typed at our methods.
+        self._core: Any = client.CoreV1Api(api_client)
+        self._custom: Any = client.CustomObjectsApi(api_client)
+
+    @classmethod
+    async def from_environment(cls) -> Kube:
+        """In-cluster service account, else $KUBECONFIG / ~/.kube/config (as kopf itself does)."""
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            await config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        return cls(client.ApiClient(configuration))
+
+    async def close(self) -> None:
+        await self._api_client.close()  # type: ignore[no-untyped-call]
+
+    # -- the operator's own resources ---------------------------------------------------------------------
+
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A custom resource of this group, or None when it does not exist."""
+        try:
+            found: dict[str, Any] = await _call(
+                f"get {plural} {namespace}/{name}",
+                self._custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
+            )
+        except NotFound:
+            return None
+        return found
+
+    async def list(
+        self, plural: str, namespace: str, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        answer: dict[str, Any] = await _call(
+            f"list {plural} in {namespace}",
+            self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, label_selector=label_selector or None
+            ),
+        )
+        items: list[dict[str, Any]] = answer.get("items") or []
+        return items
+
+    async def create(self, plural: str, namespace: str, body: Mapping[str, Any]) -> None:
+        await _call(
+            f"create {plural} {namespace}/{body['metadata']['name']}",
+            self._custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, dict(body)),
+        )
+
+    async def delete(self, plural: str, namespace: str, name: str) -> bool:
+        """Request deletion (finalizers then run); False when it was already gone."""
+        try:
+            await _call(
+                f"delete {plural} {namespace}/{name}",
+                self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
+            )
+        except NotFound:
+            return False
+        return True
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await _call(
+            f"patch status of {plural} {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, plural, name, {"status": dict(status)}
+            ),
+        )
+
+    # -- Secrets ----------------------------------------------------------------------------------------
+
+    async def read_secret_value(self, namespace: str, name: str, key: str) -> str:
+        try:
+            secret = await _call(
+                f"read Secret {namespace}/{name}", self._core.read_namespaced_secret(name, namespace)
+            )
+        except NotFound:
+            raise SecretUnavailable("SecretNotFound", f"Secret {namespace}/{name} not found") from None
+        except KubeError as exc:
+            raise SecretUnavailable(
+                "SecretUnreadable", f"Secret {namespace}/{name} could not be read ({exc.status})"
+            ) from None
+        data = secret.data or {}
+        if key not in data:
+            raise SecretUnavailable("SecretKeyMissing", f"Secret {namespace}/{name} has no key {key!r}")
+        return base64.b64decode(data[key]).decode().strip()
+
+    async def apply_secret(
+        self, namespace: str, name: str, data: Mapping[str, str], *, owner: Mapping[str, Any]
+    ) -> None:
+        """Create or replace an Opaque Secret owned by `owner` (an ownerReference, JSON shape)."""
+        body = client.V1Secret(
+            api_version="v1",
+            kind="Secret",
+            metadata=client.V1ObjectMeta(
+                name=name, namespace=namespace, owner_references=[client.V1OwnerReference(**_owner(owner))]
+            ),
+            type="Opaque",
+            string_data=dict(data),
+        )
+        action = f"write Secret {namespace}/{name}"
+        try:
+            await _call(action, self._core.create_namespaced_secret(namespace, body))
+        except AlreadyExists:
+            await _call(action, self._core.replace_namespaced_secret(name, namespace, body))
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        """Delete a Secret; one already gone is fine."""
+        try:
+            await _call(
+                f"delete Secret {namespace}/{name}", self._core.delete_namespaced_secret(name, namespace)
+            )
+        except NotFound:
+            return
+
+
+def _owner(owner: Mapping[str, Any]) -> dict[str, Any]:
+    """An ownerReference from its JSON shape to the client model's keywords."""
+    return {
+        "api_version": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["name"],
+        "uid": owner["uid"],
+        "controller": owner.get("controller"),
+        "block_owner_deletion": owner.get("blockOwnerDeletion"),
+    }

@@ -1,0 +1,57 @@
+"""What flows and daemons share for the operator's lifetime: the one thing kopf's `memo` holds."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from neon_api import AsyncNeonClient, OperationPace
+from neon_checkpoints.meta import MetaStore
+from neon_checkpoints.runtime.credentials import Credentials, neon_client
+from neon_checkpoints.runtime.kube import Kube
+from neon_checkpoints.settings import Settings
+
+
+@dataclass
+class Waker:
+    """Wakes a daemon when its resource's spec changes: the generation it last acted on, and the signal."""
+
+    generation: int | None
+    edited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: MetaStore
+    kube: Kube
+    # The client with the operator's default key; flows get theirs from `credentials`.
+    neon: AsyncNeonClient = field(repr=False)
+    credentials: Credentials = field(repr=False)
+    # How long recent waits for each kind of Neon operation took, for every client: when to poll the next.
+    pace: OperationPace = field(repr=False)
+    # By resource uid: a schedule's spec edit wakes its daemon at once.
+    wakers: dict[str, Waker] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Runtime:
+        store = await MetaStore.open(settings.meta_database_url, max_size=settings.meta_pool_size)
+        try:
+            kube = await Kube.from_environment()
+        except BaseException:
+            await store.close()
+            raise
+        neon = neon_client(settings, settings.neon_api_key)
+        return cls(
+            settings=settings,
+            store=store,
+            kube=kube,
+            neon=neon,
+            credentials=Credentials(settings, kube, store, neon),
+            pace=OperationPace(settings.operation_poll_interval),
+        )
+
+    async def close(self) -> None:
+        await self.neon.aclose()
+        await self.kube.close()
+        await self.store.close()

@@ -1,0 +1,67 @@
+"""The checkpoint timeline of a project: its meta rows merged into one chronological list (pure).
+
+Checkpoints and restores are merged into one chronological list; each checkpoint names its parent (the
+lineage recorded by the meta store, which follows finalized restores), each restore names the checkpoint it
+went back to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: Literal["checkpoint", "restore"]
+    at: dt.datetime
+    id: int
+    name: str
+    phase: str
+    detail: str
+    parent: str
+
+
+def _source_summary(source: dict[str, Any]) -> str:
+    """`commit=3f2c9e1 prompt="add tags"`: the app-version metadata, stored verbatim, shown compactly."""
+    return " ".join(
+        f"{key}={json.dumps(value) if isinstance(value, str) and ' ' in value else value}"
+        for key, value in source.items()
+    )
+
+
+def build_timeline(
+    checkpoints: Sequence[CheckpointRow], restores: Sequence[RestoreRow]
+) -> list[TimelineEntry]:
+    names = {c.id: f"#{c.id} {c.name}" for c in checkpoints}
+    entries = [
+        TimelineEntry(
+            kind="checkpoint",
+            at=c.created_at,
+            id=c.id,
+            name=c.name + (" (deleted)" if c.deleted_at else ""),
+            phase=c.phase,
+            detail=_source_summary(c.source),
+            parent=names.get(c.parent_checkpoint_id, "-") if c.parent_checkpoint_id else "-",
+        )
+        for c in checkpoints
+    ]
+    entries += [
+        TimelineEntry(
+            kind="restore",
+            at=r.started_at or r.created_at,
+            id=r.id,
+            name=r.name,
+            phase=r.phase,
+            detail=f"{r.mode} -> {names.get(r.checkpoint_id, '?') if r.checkpoint_id else '?'}"
+            + (f": {r.error}" if r.error else ""),
+            parent="-",
+        )
+        for r in restores
+    ]
+    return sorted(entries, key=lambda e: (e.at, e.kind, e.id))
