@@ -29,10 +29,11 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 setup-tools: ## kube-apiserver, kube-controller-manager, etcd, pulumi, helm built from Go modules into $(TOOLS)
 	@hack/build-tools.sh
 
-lint: setup-venv ## ruff and mypy --strict on the source packages
+lint: setup-venv ## ruff, mypy --strict, and the import-linter layer contracts (pyproject.toml)
 	$(BIN)/ruff check operator emulator pulumi_stack tests hack
 	$(BIN)/ruff format --check operator emulator pulumi_stack tests hack
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: setup lint ## the whole test suite on real components
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,62 +1,73 @@
-"""The cron and duration parser and the next/previous run calculator (pure)."""
+"""Cron triggers: parsing, and the next/previous run calculator (pure)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
-from neon_checkpoints.schedule.cron import Cron, CronError, Every, parse_cron
+from neon_checkpoints.schedule.cron import CronError, Every, parse_cron
 
 
 def utc(*parts: int) -> dt.datetime:
     return dt.datetime(*parts, tzinfo=dt.UTC)
 
 
-def brute_force_matches(cron: Cron, moment: dt.datetime) -> bool:
-    """An independent oracle: cron(8)'s matching rule, minute by minute."""
-    weekday = moment.isoweekday() % 7
-    if moment.minute not in cron.minutes or moment.hour not in cron.hours or moment.month not in cron.months:
-        return False
-    if cron.days_restricted and cron.weekdays_restricted:
-        return moment.day in cron.days or weekday in cron.weekdays
-    return moment.day in cron.days and weekday in cron.weekdays
+@pytest.mark.parametrize(
+    ("situation", "expression", "after", "runs"),
+    [
+        ("every minute", "* * * * *", utc(2026, 1, 1, 10, 0), [(10, 1), (10, 2), (10, 3)]),
+        ("step over everything", "*/15 * * * *", utc(2026, 1, 1, 10, 0), [(10, 15), (10, 30), (10, 45)]),
+        ("range with step", "10-30/10 * * * *", utc(2026, 1, 1, 10, 0), [(10, 10), (10, 20), (10, 30)]),
+        (
+            "list of values and ranges",
+            "1,3,10-11 * * * *",
+            utc(2026, 1, 1, 10, 0),
+            [(10, 1), (10, 3), (10, 10)],
+        ),
+        ("hours", "0 9-10 * * *", utc(2026, 1, 1, 8, 0), [(9, 0), (10, 0), (9, 0)]),
+        ("macro @hourly", "@hourly", utc(2026, 1, 1, 10, 30), [(11, 0), (12, 0), (13, 0)]),
+    ],
+)
+def test_fields_give_the_runs_they_describe(
+    situation: str, expression: str, after: dt.datetime, runs: list[tuple[int, int]]
+) -> None:
+    cron, found = parse_cron(expression), []
+    for _ in runs:
+        after = cron.next_after(after) or after
+        found.append((after.hour, after.minute))
+    assert found == runs, situation
 
 
 @pytest.mark.parametrize(
-    ("situation", "expression", "field", "expected"),
+    ("situation", "expression", "after", "expected"),
     [
-        ("every minute", "* * * * *", "minutes", set(range(60))),
-        ("step over everything", "*/15 * * * *", "minutes", {0, 15, 30, 45}),
-        ("range with step", "10-30/10 * * * *", "minutes", {10, 20, 30}),
-        ("start with step", "5/20 * * * *", "minutes", {5, 25, 45}),
-        ("list of values and ranges", "1,3,10-12 * * * *", "minutes", {1, 3, 10, 11, 12}),
-        ("hours", "0 9-17 * * *", "hours", set(range(9, 18))),
-        ("month names", "0 0 1 jan,JUL *", "months", {1, 7}),
-        ("weekday names range", "0 0 * * mon-fri", "weekdays", {1, 2, 3, 4, 5}),
-        ("weekday 7 is Sunday", "0 0 * * 7", "weekdays", {0}),
-        ("macro @hourly", "@hourly", "minutes", {0}),
-        ("macro @weekly", "@weekly", "weekdays", {0}),
+        ("month names", "0 0 1 jan,JUL *", utc(2026, 2, 1), utc(2026, 7, 1)),
+        # 2026-01-01 is a Thursday.
+        ("weekday names range", "0 0 * * mon-fri", utc(2026, 1, 2, 1), utc(2026, 1, 5)),
+        ("weekday 7 is Sunday", "0 0 * * 7", utc(2026, 1, 1), utc(2026, 1, 4)),
+        ("macro @weekly is Sunday midnight", "@weekly", utc(2026, 1, 1), utc(2026, 1, 4)),
     ],
 )
-def test_fields_expand_to_values(situation: str, expression: str, field: str, expected: set[int]) -> None:
-    assert set(getattr(parse_cron(expression), field)) == expected, situation
+def test_names_and_macros(situation: str, expression: str, after: dt.datetime, expected: dt.datetime) -> None:
+    assert parse_cron(expression).next_after(after) == expected, situation
 
 
 @pytest.mark.parametrize(
     ("situation", "expression", "message"),
     [
         ("four fields", "* * * *", "expected 5"),
-        ("six fields", "0 * * * * *", "expected 5"),
+        ("six fields (a seconds field)", "0 * * * * *", "expected 5"),
         ("minute out of range", "60 * * * *", "minute field"),
         ("hour out of range", "0 24 * * *", "hour field"),
         ("day zero", "0 0 0 * *", "day-of-month field"),
         ("month thirteen", "0 0 1 13 *", "month field"),
         ("weekday eight", "0 0 * * 8", "day-of-week field"),
         ("unknown name", "0 0 * * funday", "day-of-week field"),
-        ("zero step", "*/0 * * * *", "step"),
-        ("backwards range", "30-10 * * * *", "runs backwards"),
-        ("empty list item", "1,,2 * * * *", "empty list item"),
+        ("zero step", "*/0 * * * *", "minute field"),
+        ("backwards range", "30-10 * * * *", "minute field"),
+        ("empty list item", "1,,2 * * * *", "minute field"),
         ("date that never exists", "0 0 30 feb *", "never matches"),
         ("unknown macro", "@reboot", "unknown macro"),
     ],
@@ -102,16 +113,28 @@ def test_latest_run(situation: str, expression: str, at: dt.datetime, expected: 
     assert parse_cron(expression).latest_at_or_before(at) == expected, situation
 
 
-@pytest.mark.parametrize(
-    "expression",
-    ["*/7 * * * *", "0 */5 * * 1-5", "13 2 1,15 * *", "0 0 13 * fri", "5-10/2 3 * jun-aug sun", "@monthly"],
-)
-def test_search_agrees_with_minute_by_minute_scan(expression: str) -> None:
-    cron = parse_cron(expression)
+# An independent oracle: each expression's meaning written out by hand as a predicate on a minute (Python's
+# weekday(): Monday = 0), never derived from the parser's output.
+ORACLES: dict[str, Callable[[dt.datetime], bool]] = {
+    "*/7 * * * *": lambda t: t.minute % 7 == 0,
+    "0 */5 * * 1-5": lambda t: t.minute == 0 and t.hour % 5 == 0 and t.weekday() < 5,
+    "13 2 1,15 * *": lambda t: (t.minute, t.hour) == (13, 2) and t.day in (1, 15),
+    # Both day fields restricted: either matches (cron(8)).
+    "0 0 13 * fri": lambda t: (t.minute, t.hour) == (0, 0) and (t.day == 13 or t.weekday() == 4),
+    "5-10/2 3 * jun-aug sun": lambda t: (
+        t.minute in (5, 7, 9) and t.hour == 3 and t.month in (6, 7, 8) and t.weekday() == 6
+    ),
+    "@monthly": lambda t: (t.minute, t.hour, t.day) == (0, 0, 1),
+}
+
+
+@pytest.mark.parametrize("expression", ORACLES)
+def test_runs_agree_with_a_minute_by_minute_scan(expression: str) -> None:
+    cron, matches = parse_cron(expression), ORACLES[expression]
     moment = utc(2026, 1, 30, 22, 0)
     expected = moment + dt.timedelta(minutes=1)
     for _ in range(6):
-        while not brute_force_matches(cron, expected):
+        while not matches(expected):
             expected += dt.timedelta(minutes=1)
         found = cron.next_after(moment)
         assert found == expected

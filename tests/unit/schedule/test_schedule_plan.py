@@ -61,7 +61,7 @@ def test_spec_from_dict_reads_everything() -> None:
     [
         ("neither schedule nor every", {}, "exactly one of spec.schedule and spec.every"),
         ("both", {"schedule": "* * * * *", "every": "5m"}, "exactly one"),
-        ("bad cron", {"schedule": "61 * * * *"}, "spec.schedule: minute field"),
+        ("bad cron", {"schedule": "61 * * * *"}, "spec.schedule: '61 * * * *': the minute field"),
         ("bad duration", {"every": "5 minutes"}, "spec.every"),
         ("zero keepLast", {"every": "5m", "retention": {"keepLast": 0}}, "spec.retention.keepLast"),
         ("bad maxAge", {"every": "5m", "retention": {"maxAge": "a week"}}, "spec.retention.maxAge"),
