@@ -44,7 +44,7 @@ async def expire_once(runtime: Runtime, body: kopf.Body, logger: Any, now: dt.da
             )
             return resync
         case DeleteNow(expired_at=expired_at):
-            kopf.event(
+            runtime.kube.event(
                 body, type="Normal", reason="Expired", message=f"expired at {rfc3339(expired_at)}: deleting"
             )
             await runtime.kube.delete(CHECKPOINTS, namespace, name)

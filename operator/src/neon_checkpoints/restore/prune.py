@@ -87,7 +87,7 @@ async def prune_for_restore(runtime: Runtime, keep: int, body: kopf.Body, logger
     except errors.NeonClientError as exc:
         if not is_refusal(exc):
             raise
-        kopf.event(
+        runtime.kube.event(
             body,
             type="Warning",
             reason="OldBranchPruneRefused",
@@ -99,7 +99,7 @@ async def prune_for_restore(runtime: Runtime, keep: int, body: kopf.Body, logger
     if result.deleted:
         logger.info("deleted (old) branches of project %s: %s", project, ", ".join(result.deleted))
     for kept in result.kept:
-        kopf.event(
+        runtime.kube.event(
             body,
             type="Warning",
             reason="OldBranchKept",

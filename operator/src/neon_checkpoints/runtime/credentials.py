@@ -9,7 +9,7 @@ be applied yet), never a silent fall back to a more powerful key.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from neon_api import AsyncNeonClient, RetryPolicy
@@ -40,11 +40,18 @@ def checkpoint_key(resource: Mapping[str, Any] | None, row: CheckpointRow | None
 
 
 class Credentials:
-    def __init__(self, settings: Settings, kube: Kube, store: MetaStore, default: AsyncNeonClient) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        kube: Kube,
+        store: MetaStore,
+        default: AsyncNeonClient,
+        connect: Callable[[str], AsyncNeonClient],
+    ) -> None:
+        """`default`: the client with the operator's key; `connect(key)`: a new client for another key."""
         self._kube = kube
         self._store = store
         self._default = default
+        self._connect = connect
 
     async def checkpoint_ref(
         self, namespace: str, name: str, checkpoint_id: int | None = None
@@ -64,5 +71,5 @@ class Credentials:
             yield self._default
             return
         api_key = await self._kube.read_secret_value(namespace, ref.name, ref.key)
-        async with neon_client(self._settings, api_key) as client:
+        async with self._connect(api_key) as client:
             yield client

@@ -1,6 +1,7 @@
 """The Kubernetes API calls the operator makes itself (kopf does the watching): its own resources (get, list,
-create, delete, status patches mid-handler), the Secrets it reads (`credentialsSecretRef`) and the ones it
-writes (a Preview's connection URI). One async client, one error translation.
+create, delete, status patches mid-handler), Events, the Secrets it reads (`credentialsSecretRef`) and the
+ones it writes (a Preview's connection URI). One async client, one error translation; flows reach the
+cluster only through this class, so their tests replace it whole.
 
 Errors carry the call and the status only: a Secret's body must never reach a log, an Event or status.
 """
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
+import kopf
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 
@@ -125,6 +127,10 @@ class Kube:
                 GROUP, VERSION, namespace, plural, name, {"status": dict(status)}
             ),
         )
+
+    def event(self, body: kopf.Body, *, type: str, reason: str, message: str) -> None:
+        """Post a Kubernetes Event about `body` (kopf batches and sends them; messages never hold secrets)."""
+        kopf.event(body, type=type, reason=reason, message=message)
 
     # -- Secrets ----------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 
 from neon_api import AsyncNeonClient, OperationPace
@@ -47,7 +48,7 @@ class Runtime:
             store=store,
             kube=kube,
             neon=neon,
-            credentials=Credentials(settings, kube, store, neon),
+            credentials=Credentials(kube, store, neon, functools.partial(neon_client, settings)),
             pace=OperationPace(settings.operation_poll_interval),
         )
 

@@ -77,7 +77,7 @@ class StatusWriter(Generic[P, S]):
         self.status.update(update)
         self.phase = phase
         if phase is not previous:
-            kopf.event(
+            self._kube.event(
                 self._body,
                 type="Warning" if phase is self._rules.failed else "Normal",
                 reason=phase.value,

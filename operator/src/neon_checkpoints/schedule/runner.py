@@ -100,7 +100,9 @@ class ScheduleRunner:
         for name in select_for_deletion(owned, spec.retention, now=now, protected=protected):
             if await self.kube.delete(CHECKPOINTS, self.ref.namespace, name):
                 self.logger.info("retention: deleted Checkpoint %s", name)
-                kopf.event(self.body, type="Normal", reason="RetentionDeleted", message=f"deleted {name}")
+                self.kube.event(
+                    self.body, type="Normal", reason="RetentionDeleted", message=f"deleted {name}"
+                )
         update["nextRunTime"] = rfc3339(plan.next_run) if plan.next_run else None
         if spec.suspend:
             reason, message = "Suspended", "suspended: no new runs"
@@ -124,7 +126,7 @@ class ScheduleRunner:
             labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
             if existing is not None and labels.get(SCHEDULE_UID_LABEL) != self.ref.uid:
                 # Not ours (e.g. left by an earlier schedule of the same name): do not adopt it.
-                kopf.event(
+                self.kube.event(
                     self.body,
                     type="Warning",
                     reason="NameTaken",
@@ -137,7 +139,9 @@ class ScheduleRunner:
         if skipped and last_run is not None:
             note = f" (catch-up: runs after {rfc3339(last_run)} were missed; only the latest is made)"
         self.logger.info("created Checkpoint %s for the run at %s%s", name, rfc3339(due), note)
-        kopf.event(self.body, type="Normal", reason="RunCreated", message=f"created Checkpoint {name}{note}")
+        self.kube.event(
+            self.body, type="Normal", reason="RunCreated", message=f"created Checkpoint {name}{note}"
+        )
         return name
 
     def _sleep(self, next_run: dt.datetime | None, now: dt.datetime) -> float:
@@ -171,5 +175,7 @@ class ScheduleRunner:
             }
         )
         if reason != self._last_reason and (warning or self._last_reason is not None):
-            kopf.event(self.body, type="Warning" if warning else "Normal", reason=reason, message=message)
+            self.kube.event(
+                self.body, type="Warning" if warning else "Normal", reason=reason, message=message
+            )
         self._last_reason = reason
