@@ -70,8 +70,16 @@ def test_twenty_checkpoints_under_injected_faults(harness: Harness) -> None:
     )
     assert waited.returncode == 0, waited.stderr + harness.operator_logs()
     with harness.emulator.admin() as admin:
-        counted = admin.get("/requests").json()["requests"]
+        counters = admin.get("/requests").json()
     harness.reset_faults()
+    # The faults really were in the way of the workload: every kind was answered, and the operator came
+    # through a real share of refusals (30 % of the requests it made were drawn to be refused).
+    refused = counters["refused"]
+    assert {status: refused.get(status, 0) > 0 for status in ("423", "429", "503")} == dict.fromkeys(
+        ("423", "429", "503"), True
+    ), refused
+    sent = sum(counters["requests"].values())  # refused ones included
+    assert sum(refused.values()) >= 0.1 * sent, (refused, sent)
 
     items = [harness.get("checkpoint", f"c{i:02d}") for i in range(20)]
     expected: dict[str, list[str]] = collections.defaultdict(list)
@@ -87,7 +95,6 @@ def test_twenty_checkpoints_under_injected_faults(harness: Harness) -> None:
     for project in projects:
         chain = [r for r in rows if r["project_id"] == project]
         assert sum(r["parent_checkpoint_id"] is None for r in chain) == 1
-    assert sum(counted.values()) > 20 * 4  # the faults really were in the way of a real workload
 
 
 @pytest.mark.slow

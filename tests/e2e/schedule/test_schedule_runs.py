@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from typing import Any
 
 import pytest
 
@@ -249,12 +250,25 @@ spec:
     )
 
 
+def condition_reason(status: dict[str, Any]) -> str | None:
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return ready.get("reason") if ready else None
+
+
 def test_unsuspending_takes_effect_at_once_not_at_the_next_resync(
     harness: Harness, schedules: Schedules
 ) -> None:
     project = harness.create_project()
     harness.start_operator()  # the default resync: a suspended schedule's daemon sleeps 30 s
     schedule = schedules.create("held", project, "every: 2s", "  suspend: true")
+    # The operator has seen the schedule and its daemon is asleep: only then does the un-suspend test what
+    # it should (waking the sleeping daemon), not an operator that simply started late.
+    eventually(
+        lambda: condition_reason(schedules.status("held")) == "Suspended",
+        timeout=30,
+        what="the schedule reported Suspended",
+        h=harness,
+    )
     time.sleep(4)
     assert schedules.owned(schedule) == [], "suspended: no runs"
     schedules.patch("held", '{"spec":{"suspend":false}}')
