@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .errors import EmulatorError
 from .executor import Executor
 from .faults import FaultConfigError, FaultInjector, parse_config
+from .model.errors import EmulatorError
 from .routes import PREFIX, Api
 
 log = logging.getLogger(__name__)

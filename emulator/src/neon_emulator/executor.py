@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .entities import IN_PROGRESS, Operation
 from .faults import FaultInjector
-from .model import Model
+from .model.core import Model
+from .model.entities import IN_PROGRESS, Operation
 from .postgres import PostgresProcess
 from .storage import Storage, StorageError
 from .storage.postmaster_pid import live_postmaster

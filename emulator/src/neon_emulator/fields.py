@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import bad_request
-from .model import UNSET
+from .model.core import UNSET
+from .model.errors import bad_request
 
 
 def parse_json(text: str, *, required: bool = False) -> dict[str, Any]:

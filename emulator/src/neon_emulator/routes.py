@@ -8,9 +8,6 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from . import branches, catalog, endpoints, snapshots
-from .entities import Branch, Endpoint, Operation
-from .errors import bad_request
 from .executor import Executor
 from .fields import (
     nullable_str,
@@ -25,7 +22,10 @@ from .fields import (
     query_int,
     req_str,
 )
-from .model import Created, EndpointSpec, Model
+from .model import branches, catalog, endpoints, snapshots
+from .model.core import Created, EndpointSpec, Model
+from .model.entities import Branch, Endpoint, Operation
+from .model.errors import bad_request
 from .views import (
     branch_view,
     connection_uri,

@@ -8,18 +8,19 @@ import logging
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 from .app import build_app
-from .clock import Clock
 from .executor import Executor
-from .expiry import expire_forever
 from .faults import FaultConfig, FaultInjector
-from .ids import IdGenerator
-from .model import Model
+from .model.clock import Clock
+from .model.core import Model
+from .model.expiry import sweep
+from .model.ids import IdGenerator
 from .persistence import Persister, StateFile
 from .postgres import free_port
 from .routes import PREFIX, Api
@@ -42,6 +43,17 @@ class ServeOptions:
 
     def __repr__(self) -> str:  # never the key
         return f"ServeOptions(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
+
+
+async def expire_forever(
+    model: Model, executor: Executor, persist: Callable[[str | None], None], every: float = 1.0
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        touched = sweep(model)
+        for project_id in touched:
+            persist(project_id)
+            executor.kick(project_id)
 
 
 def key_hint(key: str) -> str:

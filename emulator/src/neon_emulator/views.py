@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
+from .model.entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
 
 LOOPBACK = "127.0.0.1"
 PROXY_HOST = "127.0.0.1"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from neon_emulator import branches, catalog, expiry, snapshots
-from neon_emulator.clock import Clock
-from neon_emulator.entities import State
-from neon_emulator.errors import EmulatorError
-from neon_emulator.ids import IdGenerator
-from neon_emulator.model import Created, Model
+from neon_emulator.model import branches, catalog, expiry, snapshots
+from neon_emulator.model.clock import Clock
+from neon_emulator.model.core import Created, Model
+from neon_emulator.model.entities import State
+from neon_emulator.model.errors import EmulatorError
+from neon_emulator.model.ids import IdGenerator
 from neon_emulator.persistence import StateFile
 
 

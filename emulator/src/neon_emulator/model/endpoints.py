@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core import EndpointSpec, Model
 from .entities import Endpoint, Operation
 from .errors import EmulatorError, conflict
-from .model import EndpointSpec, Model
 
 
 def create_endpoint(

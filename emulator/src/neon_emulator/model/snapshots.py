@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .core import UNSET, EndpointSpec, Model
 from .entities import Branch, Endpoint, Operation, Snapshot
 from .errors import EmulatorError, bad_request, conflict, not_found
-from .model import UNSET, EndpointSpec, Model
 
 
 @dataclass(frozen=True)

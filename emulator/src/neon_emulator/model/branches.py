@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .core import UNSET, Created, EndpointSpec, Model
 from .entities import Branch, Operation
 from .errors import EmulatorError, bad_request, conflict
-from .model import UNSET, Created, EndpointSpec, Model
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
 
