@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from .faults import FaultInjector
+from .model import operations
 from .model.core import Model
 from .model.entities import IN_PROGRESS, Operation
 from .postgres import PostgresProcess
@@ -86,18 +87,18 @@ class Executor:
             self._workers[project_id] = asyncio.get_running_loop().create_task(self._drain(project_id))
 
     async def _drain(self, project_id: str) -> None:
-        while not self._closing and (op := self.model.next_operation(project_id)) is not None:
+        while not self._closing and (op := operations.next_operation(self.model, project_id)) is not None:
             await self._run(op)
 
     async def _run(self, op: Operation) -> None:
-        self.model.mark_running(op)
+        operations.mark_running(self.model, op)
         self.persist(op.project_id)
         delay = self.faults.config.operation_delay
         await asyncio.sleep(self.op_delay if delay is None else delay)
         if op.status != "running":  # the project was deleted meanwhile
             return
         if self.faults.operation_fails(op.action):
-            self.model.mark_failed(op, f"injected failure of {op.action}")
+            operations.mark_failed(self.model, op, f"injected failure of {op.action}")
             self.persist(op.project_id)
             return
         try:
@@ -109,14 +110,14 @@ class Executor:
         except (StorageError, psycopg.Error, OSError) as exc:
             log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
             if op.id in self.model.state.operations:
-                self.model.mark_failed(op, str(exc))
+                operations.mark_failed(self.model, op, str(exc))
         except Exception:  # a bug must not leave the project locked forever
             log.exception("operation %s (%s) failed unexpectedly", op.id, op.action)
             if op.id in self.model.state.operations:
-                self.model.mark_failed(op, "internal emulator error (see the emulator log)")
+                operations.mark_failed(self.model, op, "internal emulator error (see the emulator log)")
         else:
             if op.id in self.model.state.operations:
-                self.model.mark_finished(op)
+                operations.mark_finished(self.model, op)
         self.persist(op.project_id)
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -301,7 +302,7 @@ class Executor:
             await self._in_thread(self._remove_all, list(state.pending_removals))
             state.pending_removals.clear()
         self.persist(None)
-        for project_id in self.model.projects_with_pending_operations():
+        for project_id in operations.projects_with_pending_operations(self.model):
             self.kick(project_id)
 
     def _stop_stale(self, names: list[str]) -> None:

@@ -20,7 +20,7 @@ import logging
 import os
 from pathlib import Path
 
-from .model.entities import State
+from .model.state import State
 
 STATE_FILE = "state.json"
 

@@ -22,10 +22,12 @@ from .fields import (
     query_int,
     req_str,
 )
-from .model import branches, catalog, endpoints, snapshots
-from .model.core import Created, EndpointSpec, Model
+from .model import branches, catalog, endpoints, operations, projects, snapshots
+from .model.core import Model
+from .model.endpoints import EndpointSpec
 from .model.entities import Branch, Endpoint, Operation
 from .model.errors import bad_request
+from .model.projects import Created
 from .views import (
     branch_view,
     connection_uri,
@@ -169,7 +171,8 @@ class Api:
         database_name = (
             opt_str(branch, "database_name", "project.branch.database_name", max_len=63) or "neondb"
         )
-        created = self.model.create_project(
+        created = projects.create_project(
+            self.model,
             name=opt_str(raw, "name", "project.name"),
             region_id=opt_str(raw, "region_id", "project.region_id") or "aws-us-east-2",
             pg_version=opt_int(raw, "pg_version", "project.pg_version", 14, 18) or 15,  # what runs here
@@ -193,13 +196,14 @@ class Api:
 
     async def list_projects(self, request: web.Request) -> web.Response:
         q = request.query
-        projects, cursor = self.model.list_projects(
+        found, cursor = projects.list_projects(
+            self.model,
             search=q.get("search") or None,
             cursor=q.get("cursor") or None,
             limit=query_int(q, "limit", 1, 400, 10) or 10,
         )
         out: dict[str, Any] = {
-            "projects": [project_view(p) for p in projects],
+            "projects": [project_view(p) for p in found],
             "applications": {},
             "integrations": {},
         }
@@ -212,7 +216,8 @@ class Api:
     async def update_project(self, request: web.Request) -> web.Response:
         pid = request.match_info["project_id"]
         raw = obj(parse_json(await request.text(), required=True), "project", "project", required=True)
-        project = self.model.update_project(
+        project = projects.update_project(
+            self.model,
             pid,
             name=opt_str(raw, "name", "project.name"),
             settings=obj(raw, "settings", "project.settings") or None,
@@ -228,7 +233,7 @@ class Api:
         return _ok({"project": project_view(project), "operations": []})
 
     async def delete_project(self, request: web.Request) -> web.Response:
-        project, endpoint_ids, storage = self.model.delete_project(request.match_info["project_id"])
+        project, endpoint_ids, storage = projects.delete_project(self.model, request.match_info["project_id"])
         self.persist(None)  # the list of projects changed
         task = asyncio.ensure_future(self.executor.discard(endpoint_ids, storage))
         self._background.add(task)
@@ -569,7 +574,8 @@ class Api:
     # ---- operations ----------------------------------------------------------------------------------------
     async def list_operations(self, request: web.Request) -> web.Response:
         q = request.query
-        ops, cursor = self.model.list_operations(
+        ops, cursor = operations.list_operations(
+            self.model,
             request.match_info["project_id"],
             cursor=q.get("cursor") or None,
             limit=query_int(q, "limit", 1, 1000, 1000) or 1000,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from neon_emulator.model.entities import State
+from neon_emulator.model.state import State
 from neon_emulator.persistence import Persister, StateFile
 from tests.unit.emulator.test_emulator_model import create, new_model
 

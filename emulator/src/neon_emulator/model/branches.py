@@ -8,9 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .core import UNSET, Created, EndpointSpec, Model
+from .core import UNSET, Model
+from .endpoints import EndpointSpec, new_endpoint
 from .entities import Branch, Operation
 from .errors import EmulatorError, bad_request, conflict
+from .projects import Created
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
 
@@ -59,7 +61,7 @@ def create_branch(
         expires_at=expires,
     )
     try:
-        created_endpoints = [model.new_endpoint(project, branch.id, spec) for spec in endpoints]
+        created_endpoints = [new_endpoint(model, project, branch.id, spec) for spec in endpoints]
     except EmulatorError:
         model.drop_branch_records(branch.id)
         raise

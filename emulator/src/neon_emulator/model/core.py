@@ -1,46 +1,23 @@
-"""The emulator's model: projects, branches and endpoints, and the lifecycle of operations.
+"""`Model`: the state with its ids, clock and ports, the lookups, the project lock, and the helpers every
+resource's decisions build on (projects.py, branches.py, endpoints.py, snapshots.py, catalog.py).
 
-Everything here runs on the event loop thread and does no I/O: mutating calls change the records at once and
-queue operations whose `work` the executor (executor.py) performs in the background. Snapshots and restores
-live in `snapshots.py`, roles and databases in `catalog.py`; both build on the helpers of `Model`.
+Everything in the model runs on the event loop thread and does no I/O: mutating calls change the records at
+once and queue operations whose `work` the engine performs in the background (operations.py closes them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from .clock import Clock, format_ts, parse_ts
-from .entities import IN_PROGRESS, Branch, Database, Endpoint, Operation, Project, Role, State
-from .errors import EmulatorError, bad_request, conflict, locked, not_found
-from .ids import IdGenerator, new_password
+from .entities import IN_PROGRESS, Branch, Database, Endpoint, Operation, Project, Role
+from .errors import EmulatorError, bad_request, locked, not_found
+from .ids import IdGenerator
+from .state import State
 
 UNSET: Any = object()  # "field absent" as opposed to an explicit JSON null
-
-
-@dataclass(frozen=True)
-class EndpointSpec:
-    type: str = "read_write"
-    settings: dict[str, Any] | None = None
-    autoscaling_limit_min_cu: float | None = None
-    autoscaling_limit_max_cu: float | None = None
-    suspend_timeout_seconds: int | None = None
-    name: str | None = None
-    disabled: bool = False
-
-
-@dataclass(frozen=True)
-class Created:
-    """What a create call produced, for the HTTP layer to serialize."""
-
-    project: Project
-    branch: Branch | None
-    endpoints: list[Endpoint]
-    roles: list[Role]
-    databases: list[Database]
-    operations: list[Operation]
 
 
 class Model:
@@ -113,7 +90,7 @@ class Model:
             raise locked()
         return project
 
-    # ---- helpers shared with snapshots.py and catalog.py -----------------------------------------------
+    # ---- helpers shared by the resources' decisions ------------------------------------------------------
     def new_id(self, prefix: str) -> str:
         taken = self.state.branches.keys() | self.state.endpoints.keys() | self.state.snapshots.keys()
         while (candidate := self.ids.child(prefix)) in taken:
@@ -206,42 +183,6 @@ class Model:
         self.state.branches[branch.id] = branch
         return branch
 
-    def new_endpoint(self, project: Project, branch_id: str, spec: EndpointSpec) -> Endpoint:
-        if spec.type != "read_write":
-            raise bad_request(
-                "endpoint.type: only read_write endpoints are supported by the emulator "
-                "(a read_only compute would need a second server on the same data directory)"
-            )
-        if self.endpoints_of(project.id, branch_id):
-            raise conflict(f"branch {branch_id} already has a read_write endpoint")
-        defaults = project.default_endpoint_settings
-        now = self.clock.stamp()
-        endpoint = Endpoint(
-            id=self.new_id("ep"),
-            project_id=project.id,
-            branch_id=branch_id,
-            type=spec.type,
-            port=self.new_port(),
-            created_at=now,
-            updated_at=now,
-            settings=spec.settings or {"pg_settings": {}},
-            autoscaling_limit_min_cu=_first(
-                spec.autoscaling_limit_min_cu, defaults.get("autoscaling_limit_min_cu"), 0.25
-            ),
-            autoscaling_limit_max_cu=_first(
-                spec.autoscaling_limit_max_cu, defaults.get("autoscaling_limit_max_cu"), 0.25
-            ),
-            suspend_timeout_seconds=int(
-                _first(spec.suspend_timeout_seconds, defaults.get("suspend_timeout_seconds"), 0)
-            ),
-            name=spec.name,
-            disabled=spec.disabled,
-            current_state="idle" if spec.disabled else "init",
-            pending_state=None if spec.disabled else "active",
-        )
-        self.state.endpoints[endpoint.id] = endpoint
-        return endpoint
-
     def copy_catalog(
         self, branch_id: str, roles: Iterable[dict[str, Any]], dbs: Iterable[dict[str, Any]]
     ) -> None:
@@ -300,214 +241,3 @@ class Model:
 
     def touch(self, record: Branch | Endpoint | Project) -> None:
         record.updated_at = self.clock.stamp()
-
-    # ---- projects ------------------------------------------------------------------------------------------
-    def create_project(
-        self,
-        *,
-        name: str | None,
-        region_id: str,
-        pg_version: int,
-        store_passwords: bool,
-        history_retention_seconds: int,
-        settings: dict[str, Any],
-        default_endpoint_settings: dict[str, Any],
-        org_id: str | None,
-        branch_name: str,
-        database_name: str,
-        role_name: str,
-    ) -> Created:
-        while (project_id := self.ids.project()) in self.state.projects:
-            pass
-        now = self.clock.stamp()
-        project = Project(
-            id=project_id,
-            name=name or project_id,
-            region_id=region_id,
-            pg_version=pg_version,
-            store_passwords=store_passwords,
-            history_retention_seconds=history_retention_seconds,
-            created_at=now,
-            updated_at=now,
-            settings=settings,
-            default_endpoint_settings=default_endpoint_settings,
-            org_id=org_id,
-        )
-        self.state.projects[project.id] = project
-        branch = self.new_branch(project.id, branch_name, default=True, project_root=True)
-        endpoint = self.new_endpoint(project, branch.id, EndpointSpec())
-        role = Role(branch.id, role_name, new_password(), now, now)
-        database = Database(self.next_database_id(), branch.id, database_name, role_name, now, now)
-        self.state.roles.append(role)
-        self.state.databases.append(database)
-        group = self.new_group()
-        ops = [
-            self.add_op(
-                project.id,
-                "create_timeline",
-                {"kind": "init", "storage": branch.id, "entity": "branch", "id": branch.id},
-                group,
-                branch_id=branch.id,
-            ),
-            self.start_compute(endpoint, group),
-        ]
-        return Created(project, branch, [endpoint], [role], [database], ops)
-
-    def list_projects(
-        self, *, search: str | None, cursor: str | None, limit: int
-    ) -> tuple[list[Project], str | None]:
-        projects = sorted(self.state.projects.values(), key=lambda p: p.created_at, reverse=True)
-        if search:
-            needle = search.lower()
-            projects = [p for p in projects if needle in p.name.lower() or needle in p.id]
-        if cursor:
-            projects = [p for p in projects if p.created_at < cursor]
-        page = projects[:limit]
-        return page, (page[-1].created_at if page else cursor)
-
-    def update_project(
-        self,
-        project_id: str,
-        *,
-        name: str | None,
-        settings: dict[str, Any] | None,
-        default_endpoint_settings: dict[str, Any] | None,
-        history_retention_seconds: int | None,
-    ) -> Project:
-        project = self.check_unlocked(project_id)
-        if name is not None:
-            project.name = name
-        if settings is not None:
-            project.settings = {**project.settings, **settings}
-        if default_endpoint_settings is not None:
-            project.default_endpoint_settings = {
-                **project.default_endpoint_settings,
-                **default_endpoint_settings,
-            }
-        if history_retention_seconds is not None:
-            project.history_retention_seconds = history_retention_seconds
-        self.touch(project)
-        return project
-
-    def delete_project(self, project_id: str) -> tuple[Project, list[str], list[str]]:
-        """Remove the project's records; returns it, the endpoints to stop and the storage names to remove."""
-        project = self.check_unlocked(project_id)
-        endpoints = [e.id for e in self.endpoints_of(project_id)]
-        storage = [b.id for b in self.branches_of(project_id)]
-        storage += [s.id for s in self.state.snapshots.values() if s.project_id == project_id]
-        for branch_id in [b.id for b in self.branches_of(project_id)]:
-            self.drop_branch_records(branch_id)
-        for snap_id in [s.id for s in self.state.snapshots.values() if s.project_id == project_id]:
-            del self.state.snapshots[snap_id]
-        for op_id in [o.id for o in self.state.operations.values() if o.project_id == project_id]:
-            del self.state.operations[op_id]
-        del self.state.projects[project_id]
-        self.state.pending_removals.extend(storage)
-        return project, endpoints, storage
-
-    # ---- operations lifecycle (called by the executor) ------------------------------------------------
-    def list_operations(
-        self, project_id: str, *, cursor: str | None, limit: int
-    ) -> tuple[list[Operation], str | None]:
-        self.project(project_id)
-        ops = sorted(
-            (o for o in self.state.operations.values() if o.project_id == project_id),
-            key=lambda o: o.created_at,
-            reverse=True,
-        )
-        if cursor:
-            ops = [o for o in ops if o.created_at < cursor]
-        page = ops[:limit]
-        return page, (page[-1].created_at if page else cursor)
-
-    def next_operation(self, project_id: str) -> Operation | None:
-        pending = [
-            o
-            for o in self.state.operations.values()
-            if o.project_id == project_id and o.status in ("scheduling", "running")
-        ]
-        return min(pending, key=lambda o: o.created_at) if pending else None
-
-    def projects_with_pending_operations(self) -> set[str]:
-        return {o.project_id for o in self.state.operations.values() if o.status in IN_PROGRESS}
-
-    def mark_running(self, op: Operation) -> None:
-        op.status = "running"
-        op.updated_at = self.clock.stamp()
-
-    def mark_finished(self, op: Operation) -> None:
-        self._close(op, "finished")
-        work = op.work
-        kind = work.get("kind")
-        now = op.updated_at
-        if kind in ("init", "clone") and work.get("entity") == "branch":
-            branch = self.state.branches.get(work["id"])
-            if branch is not None:
-                branch.current_state, branch.pending_state, branch.state_changed_at = "ready", None, now
-                if work.get("finalize"):
-                    branch.restore_status = "finalized"
-        elif kind == "clone" and work.get("entity") == "snapshot":
-            snapshot = self.state.snapshots.get(work["id"])
-            if snapshot is not None:
-                snapshot.ready = True
-        elif kind in ("start", "stop"):
-            endpoint = self.state.endpoints.get(work["endpoint_id"])
-            if endpoint is not None:
-                if kind == "start":
-                    endpoint.current_state, endpoint.started_at = "active", now
-                else:
-                    endpoint.current_state, endpoint.suspended_at = "idle", now
-                endpoint.updated_at = now
-                self._refresh_pending(endpoint)
-
-    def mark_failed(self, op: Operation, message: str) -> None:
-        self._close(op, "error", message)
-        op.failures_count += 1
-        for other in self.state.operations.values():
-            if other.group == op.group and other.status == "scheduling":
-                self._close(other, "cancelled", f"cancelled: operation {op.id} ({op.action}) failed")
-        work = op.work
-        if work.get("kind") in ("init", "clone"):
-            self._undo_creation(work)
-        for endpoint in self.state.endpoints.values():
-            self._refresh_pending(endpoint)
-
-    def _close(self, op: Operation, status: str, error: str | None = None) -> None:
-        now = self.clock.now()
-        op.status, op.error, op.updated_at = status, error, format_ts(now)
-        op.total_duration_ms = max(0, int((now - parse_ts(op.created_at)).total_seconds() * 1000))
-
-    def _refresh_pending(self, endpoint: Endpoint) -> None:
-        queued = [
-            o
-            for o in self.state.operations.values()
-            if o.endpoint_id == endpoint.id
-            and o.status in IN_PROGRESS
-            and o.work.get("kind") in ("start", "stop")
-        ]
-        if queued:
-            nxt = min(queued, key=lambda o: o.created_at)
-            endpoint.pending_state = "active" if nxt.work["kind"] == "start" else "idle"
-        else:
-            endpoint.pending_state = None
-
-    def _undo_creation(self, work: dict[str, Any]) -> None:
-        """A branch or snapshot whose data could not be made is taken back out of the model."""
-        if work.get("entity") == "snapshot":
-            self.state.snapshots.pop(work["id"], None)
-            return
-        revert = work.get("revert")
-        if revert is not None:  # a finalized restore: give the target back its name, flags and endpoints
-            target = self.state.branches.get(revert["target"])
-            if target is not None:
-                target.name, target.protected = revert["name"], revert["protected"]
-                target.default, target.project_root = revert["default"], revert["project_root"]
-                for endpoint_id in revert["endpoints"]:
-                    if endpoint_id in self.state.endpoints:
-                        self.state.endpoints[endpoint_id].branch_id = target.id
-        if work.get("id") in self.state.branches:
-            self.drop_branch_records(work["id"])
-
-
-def _first(*values: Any) -> Any:
-    return next(v for v in values if v is not None)
