@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .executor import Executor
+from .engine.executor import Executor
 from .faults import FaultConfigError, FaultInjector, parse_config
 from .model.errors import EmulatorError
 from .routes import PREFIX, Api

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from .executor import Executor
+from .engine.executor import Executor
 from .fields import (
     nullable_str,
     obj,

@@ -15,14 +15,14 @@ from pathlib import Path
 from aiohttp import web
 
 from .app import build_app
-from .executor import Executor
+from .engine.executor import Executor
+from .engine.persistence import Persister, StateFile
+from .engine.ports import free_port
 from .faults import FaultConfig, FaultInjector
 from .model.clock import Clock
 from .model.core import Model
 from .model.expiry import sweep
 from .model.ids import IdGenerator
-from .persistence import Persister, StateFile
-from .postgres import free_port
 from .routes import PREFIX, Api
 from .storage import StorageError, open_storage
 

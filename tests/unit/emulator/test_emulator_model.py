@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from neon_emulator.engine.persistence import StateFile
 from neon_emulator.model import branches, catalog, expiry, operations, projects, snapshots
 from neon_emulator.model.clock import Clock
 from neon_emulator.model.core import Model
@@ -16,7 +17,6 @@ from neon_emulator.model.errors import EmulatorError
 from neon_emulator.model.ids import IdGenerator
 from neon_emulator.model.projects import Created
 from neon_emulator.model.state import State
-from neon_emulator.persistence import StateFile
 
 
 def new_model(seed: int = 1) -> Model:

@@ -19,13 +19,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .faults import FaultInjector
-from .model import operations
-from .model.core import Model
-from .model.entities import IN_PROGRESS, Operation
+from neon_emulator.faults import FaultInjector
+from neon_emulator.model import operations
+from neon_emulator.model.core import Model
+from neon_emulator.model.entities import IN_PROGRESS, Operation
+from neon_emulator.storage import Storage, StorageError
+from neon_emulator.storage.postmaster_pid import live_postmaster
+
 from .postgres import PostgresProcess
-from .storage import Storage, StorageError
-from .storage.postmaster_pid import live_postmaster
 
 log = logging.getLogger(__name__)
 
