@@ -14,7 +14,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .app import build_app
+from .api.app import build_app
+from .api.routes import neon_routes
+from .api.routes.paths import PREFIX
 from .engine.executor import Executor
 from .engine.persistence import Persister, StateFile
 from .engine.ports import free_port
@@ -23,7 +25,6 @@ from .model.clock import Clock
 from .model.core import Model
 from .model.expiry import sweep
 from .model.ids import IdGenerator
-from .routes import PREFIX, Api
 from .storage import StorageError, open_storage
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,8 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         persist=persist,
         durable=persister.durable,
     )
-    api = Api(model, executor, persist)
-    app = build_app(api, executor, faults, options.api_key, storage.driver, durable=persister.durable)
+    routes = neon_routes(model, executor, persist)
+    app = build_app(routes, executor, faults, options.api_key, storage.driver, durable=persister.durable)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
