@@ -64,6 +64,20 @@ def test_clock_never_repeats() -> None:
     assert len(set(stamps)) == 1000 and stamps == sorted(stamps)
 
 
+def test_a_project_left_unspecified_gets_neons_defaults() -> None:
+    model = new_model()
+    unset = dict.fromkeys(
+        ("region_id", "pg_version", "store_passwords", "history_retention_seconds", "branch_name"), None
+    )
+    created = create(model, **unset, database_name="", role_name=None)
+    project, branch = created.project, created.branch
+    assert (project.region_id, project.pg_version, project.store_passwords) == ("aws-us-east-2", 15, True)
+    assert project.history_retention_seconds == 86400 and project.name == project.id
+    assert branch is not None and branch.name == "main"
+    assert [(d.name, d.owner_name) for d in created.databases] == [("neondb", "neondb_owner")]
+    assert create(model, history_retention_seconds=0).project.history_retention_seconds == 0
+
+
 def test_a_project_is_locked_until_its_operations_finish() -> None:
     model = new_model()
     created = create(model)

@@ -34,7 +34,7 @@ def create_branch(
     parent_timestamp: str | None,
     parent_lsn: str | None,
     protected: bool,
-    init_source: str,
+    init_source: str | None,
     expires_at: str | None,
     endpoints: list[EndpointSpec],
 ) -> Created:
@@ -45,7 +45,7 @@ def create_branch(
             "branch.parent_lsn: point-in-time branching by LSN is not supported by the emulator"
         )
     model.check_timestamp_is_now("branch.parent_timestamp", parent_timestamp)
-    if init_source != "parent-data":
+    if init_source and init_source != "parent-data":
         raise bad_request("branch.init_source: only 'parent-data' is supported by the emulator")
     if name and model.branch_name_taken(project_id, name):
         raise conflict(f'branch with the provided name "{name}" already exists')

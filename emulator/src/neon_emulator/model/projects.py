@@ -10,6 +10,12 @@ from .endpoints import EndpointSpec, new_endpoint
 from .entities import Branch, Database, Endpoint, Operation, Project, Role
 from .ids import new_password
 
+DEFAULT_REGION = "aws-us-east-2"
+DEFAULT_PG_VERSION = 15  # what runs here
+DEFAULT_HISTORY_RETENTION_SECONDS = 86400
+DEFAULT_BRANCH = "main"
+DEFAULT_DATABASE = "neondb"
+
 
 @dataclass(frozen=True)
 class Created:
@@ -27,27 +33,34 @@ def create_project(
     model: Model,
     *,
     name: str | None,
-    region_id: str,
-    pg_version: int,
-    store_passwords: bool,
-    history_retention_seconds: int,
+    region_id: str | None,
+    pg_version: int | None,
+    store_passwords: bool | None,
+    history_retention_seconds: int | None,
     settings: dict[str, Any],
     default_endpoint_settings: dict[str, Any],
     org_id: str | None,
-    branch_name: str,
-    database_name: str,
-    role_name: str,
+    branch_name: str | None,
+    database_name: str | None,
+    role_name: str | None,
 ) -> Created:
+    """A project with Neon's defaults for what the request leaves out (or sends empty)."""
+    database_name = database_name or DEFAULT_DATABASE
+    role_name = role_name or f"{database_name}_owner"
     while (project_id := model.ids.project()) in model.state.projects:
         pass
     now = model.clock.stamp()
     project = Project(
         id=project_id,
         name=name or project_id,
-        region_id=region_id,
-        pg_version=pg_version,
-        store_passwords=store_passwords,
-        history_retention_seconds=history_retention_seconds,
+        region_id=region_id or DEFAULT_REGION,
+        pg_version=pg_version or DEFAULT_PG_VERSION,
+        store_passwords=store_passwords is not False,
+        history_retention_seconds=(
+            DEFAULT_HISTORY_RETENTION_SECONDS
+            if history_retention_seconds is None
+            else history_retention_seconds
+        ),
         created_at=now,
         updated_at=now,
         settings=settings,
@@ -55,7 +68,7 @@ def create_project(
         org_id=org_id,
     )
     model.state.projects[project.id] = project
-    branch = model.new_branch(project.id, branch_name, default=True, project_root=True)
+    branch = model.new_branch(project.id, branch_name or DEFAULT_BRANCH, default=True, project_root=True)
     endpoint = new_endpoint(model, project, branch.id, EndpointSpec())
     role = Role(branch.id, role_name, new_password(), now, now)
     database = Database(model.next_database_id(), branch.id, database_name, role_name, now, now)

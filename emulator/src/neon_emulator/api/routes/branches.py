@@ -41,7 +41,7 @@ class Branches(Resource):
             parent_timestamp=opt_str(raw, "parent_timestamp", "branch.parent_timestamp"),
             parent_lsn=opt_str(raw, "parent_lsn", "branch.parent_lsn"),
             protected=bool(opt_bool(raw, "protected", "branch.protected")),
-            init_source=opt_str(raw, "init_source", "branch.init_source") or "parent-data",
+            init_source=opt_str(raw, "init_source", "branch.init_source"),
             expires_at=opt_str(raw, "expires_at", "branch.expires_at"),
             endpoints=[endpoint_spec(item, f"endpoints[{i}]") for i, item in enumerate(eps)],
         )

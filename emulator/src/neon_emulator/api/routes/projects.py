@@ -35,28 +35,24 @@ class Projects(Resource):
         body = parse_json(await request.text())
         raw = obj(body, "project", "project")
         branch = obj(raw, "branch", "project.branch")
-        database_name = (
-            opt_str(branch, "database_name", "project.branch.database_name", max_len=63) or "neondb"
-        )
+        database_name = opt_str(branch, "database_name", "project.branch.database_name", max_len=63)
         created = projects.create_project(
             self.model,
             name=opt_str(raw, "name", "project.name"),
-            region_id=opt_str(raw, "region_id", "project.region_id") or "aws-us-east-2",
-            pg_version=opt_int(raw, "pg_version", "project.pg_version", 14, 18) or 15,  # what runs here
-            store_passwords=opt_bool(raw, "store_passwords", "project.store_passwords") is not False,
-            history_retention_seconds=_default(
-                opt_int(raw, "history_retention_seconds", "project.history_retention_seconds", 0, 2592000),
-                86400,
+            region_id=opt_str(raw, "region_id", "project.region_id"),
+            pg_version=opt_int(raw, "pg_version", "project.pg_version", 14, 18),
+            store_passwords=opt_bool(raw, "store_passwords", "project.store_passwords"),
+            history_retention_seconds=opt_int(
+                raw, "history_retention_seconds", "project.history_retention_seconds", 0, 2592000
             ),
             settings=obj(raw, "settings", "project.settings"),
             default_endpoint_settings=obj(
                 raw, "default_endpoint_settings", "project.default_endpoint_settings"
             ),
             org_id=opt_str(raw, "org_id", "project.org_id"),
-            branch_name=opt_str(branch, "name", "project.branch.name") or "main",
+            branch_name=opt_str(branch, "name", "project.branch.name"),
             database_name=database_name,
-            role_name=opt_str(branch, "role_name", "project.branch.role_name", max_len=63)
-            or f"{database_name}_owner",
+            role_name=opt_str(branch, "role_name", "project.branch.role_name", max_len=63),
         )
         self.changed(created.project.id)
         return ok({"project": project_view(created.project), **created_view(created)}, 201)
@@ -116,7 +112,3 @@ class Projects(Resource):
         )
         query_bool(q, "pooled")  # validated; there is no pooler, the pooled URI is the direct one
         return ok({"uri": connection_uri(endpoint, role, db)})
-
-
-def _default(value: int | None, default: int) -> int:
-    return default if value is None else value
