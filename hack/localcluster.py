@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hack import toolpaths
-from neon_emulator.postgres import free_port as free_port  # one port picker for every local server
+from neon_emulator.engine.ports import free_port as free_port  # one port picker for every local server
 
 
 class LocalClusterError(RuntimeError):

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hack.localcluster import loop_mount_unavailable, loop_mounted
-from neon_emulator.postgres import PostgresProcess, free_port
+from neon_emulator.engine.ports import free_port
+from neon_emulator.engine.postgres import PostgresProcess
 from neon_emulator.storage import BtrfsStorage, CopyStorage, Storage
 from neon_emulator.storage.filesystem import MIB, fs_type
 from neon_emulator.storage.server_user import pg_bin_dir

@@ -8,21 +8,23 @@ import logging
 import shutil
 import signal
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from .app import build_app
-from .clock import Clock
-from .executor import Executor
-from .expiry import expire_forever
+from .api.app import build_app
+from .api.routes import neon_routes
+from .api.routes.paths import PREFIX
+from .engine.executor import Executor
+from .engine.persistence import Persister, StateFile
+from .engine.ports import free_port
 from .faults import FaultConfig, FaultInjector
-from .ids import IdGenerator
-from .model import Model
-from .persistence import Persister, StateFile
-from .postgres import free_port
-from .routes import PREFIX, Api
+from .model.clock import Clock
+from .model.core import Model
+from .model.expiry import sweep
+from .model.ids import IdGenerator
 from .storage import StorageError, open_storage
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,17 @@ class ServeOptions:
 
     def __repr__(self) -> str:  # never the key
         return f"ServeOptions(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
+
+
+async def expire_forever(
+    model: Model, executor: Executor, persist: Callable[[str | None], None], every: float = 1.0
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        touched = sweep(model)
+        for project_id in touched:
+            persist(project_id)
+            executor.kick(project_id)
 
 
 def key_hint(key: str) -> str:
@@ -86,8 +99,8 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         persist=persist,
         durable=persister.durable,
     )
-    api = Api(model, executor, persist)
-    app = build_app(api, executor, faults, options.api_key, storage.driver, durable=persister.durable)
+    routes = neon_routes(model, executor, persist)
+    app = build_app(routes, executor, faults, options.api_key, storage.driver, durable=persister.durable)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 
 from hack.localcluster import loop_mount_unavailable, loop_mounted
-from neon_emulator.postgres import PostgresProcess, free_port
+from neon_emulator.engine.ports import free_port
+from neon_emulator.engine.postgres import PostgresProcess
 from neon_emulator.storage import Storage, StorageError, open_storage
 from neon_emulator.storage.filesystem import fs_type
 from neon_emulator.storage.server_user import pg_bin_dir

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from neon_emulator.postgres import PostgresProcess, free_port
+from neon_emulator.engine.ports import free_port
+from neon_emulator.engine.postgres import PostgresProcess
 from neon_emulator.storage import BtrfsStorage, CopyStorage, NoSpaceError, Storage
 from neon_emulator.storage.filesystem import MIB, free_bytes
 from tests.integration.emulator.test_storage import loop_mount

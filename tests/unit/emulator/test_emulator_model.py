@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from neon_emulator import branches, catalog, expiry, snapshots
-from neon_emulator.clock import Clock
-from neon_emulator.entities import State
-from neon_emulator.errors import EmulatorError
-from neon_emulator.ids import IdGenerator
-from neon_emulator.model import Created, Model
-from neon_emulator.persistence import StateFile
+from neon_emulator.engine.persistence import StateFile
+from neon_emulator.model import branches, catalog, expiry, operations, projects, snapshots
+from neon_emulator.model.clock import Clock
+from neon_emulator.model.core import Model
+from neon_emulator.model.errors import EmulatorError
+from neon_emulator.model.ids import IdGenerator
+from neon_emulator.model.projects import Created
+from neon_emulator.model.state import State
 
 
 def new_model(seed: int = 1) -> Model:
@@ -37,16 +38,16 @@ def create(model: Model, **kwargs: object) -> Created:
         role_name="neondb_owner",
     )
     args.update(kwargs)
-    return model.create_project(**args)  # type: ignore[arg-type]
+    return projects.create_project(model, **args)  # type: ignore[arg-type]
 
 
 def finish_all(model: Model) -> None:
-    while pending := model.projects_with_pending_operations():
+    while pending := operations.projects_with_pending_operations(model):
         for project_id in pending:
-            op = model.next_operation(project_id)
+            op = operations.next_operation(model, project_id)
             assert op is not None
-            model.mark_running(op)
-            model.mark_finished(op)
+            operations.mark_running(model, op)
+            operations.mark_finished(model, op)
 
 
 def test_ids_have_neon_formats_and_a_seed_reproduces_them() -> None:
@@ -61,6 +62,20 @@ def test_clock_never_repeats() -> None:
     clock = Clock()
     stamps = [clock.stamp() for _ in range(1000)]
     assert len(set(stamps)) == 1000 and stamps == sorted(stamps)
+
+
+def test_a_project_left_unspecified_gets_neons_defaults() -> None:
+    model = new_model()
+    unset = dict.fromkeys(
+        ("region_id", "pg_version", "store_passwords", "history_retention_seconds", "branch_name"), None
+    )
+    created = create(model, **unset, database_name="", role_name=None)
+    project, branch = created.project, created.branch
+    assert (project.region_id, project.pg_version, project.store_passwords) == ("aws-us-east-2", 15, True)
+    assert project.history_retention_seconds == 86400 and project.name == project.id
+    assert branch is not None and branch.name == "main"
+    assert [(d.name, d.owner_name) for d in created.databases] == [("neondb", "neondb_owner")]
+    assert create(model, history_retention_seconds=0).project.history_retention_seconds == 0
 
 
 def test_a_project_is_locked_until_its_operations_finish() -> None:
@@ -153,14 +168,14 @@ def test_finalized_restore_swaps_endpoints_names_and_flags_and_a_failure_undoes_
     ]
     assert [r.name for r in model.roles_of(new.id)] == ["neondb_owner"]
     # The copy fails: the target gets its name, flags and endpoint back, the new branch disappears.
-    unarchive = model.next_operation(pid)
+    unarchive = operations.next_operation(model, pid)
     assert unarchive is not None
-    model.mark_running(unarchive)
-    model.mark_finished(unarchive)
-    clone = model.next_operation(pid)
+    operations.mark_running(model, unarchive)
+    operations.mark_finished(model, unarchive)
+    clone = operations.next_operation(model, pid)
     assert clone is not None and clone.action == "create_branch"
-    model.mark_running(clone)
-    model.mark_failed(clone, "no space left on device")
+    operations.mark_running(model, clone)
+    operations.mark_failed(model, clone, "no space left on device")
     assert (main.name, main.default, main.project_root) == ("main", True, True)
     assert created.endpoints[0].branch_id == main.id
     assert new.id not in model.state.branches

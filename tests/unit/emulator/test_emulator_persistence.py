@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from neon_emulator.entities import State
-from neon_emulator.persistence import Persister, StateFile
+from neon_emulator.engine.persistence import Persister, StateFile
+from neon_emulator.model.state import State
 from tests.unit.emulator.test_emulator_model import create, new_model
 
 

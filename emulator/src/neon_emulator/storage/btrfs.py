@@ -20,7 +20,7 @@ from neon_emulator.storage.root import DEFAULT_MIN_FREE_BYTES, StorageRoot
 from neon_emulator.storage.server_user import server_user
 
 if TYPE_CHECKING:
-    from neon_emulator.postgres import PostgresProcess
+    from neon_emulator.engine.postgres import PostgresProcess
 
 _SUBVOLUME_ROOT_INODE = 256  # every btrfs subvolume's top directory has this inode number
 TIMEOUT = 300.0

@@ -27,7 +27,7 @@ from neon_emulator.storage.postmaster_pid import PROCESS_FILES
 from neon_emulator.storage.root import StorageRoot
 
 if TYPE_CHECKING:
-    from neon_emulator.postgres import PostgresProcess
+    from neon_emulator.engine.postgres import PostgresProcess
 
 # Directories whose contents a backup leaves out (PostgreSQL recreates them), plus pg_wal (copied last).
 EMPTY_IN_COPY = frozenset(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from neon_emulator.postgres import PostgresProcess
+    from neon_emulator.engine.postgres import PostgresProcess
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from neon_emulator.storage.postmaster_pid import live_postmaster, remove_process
 from neon_emulator.storage.server_user import server_user
 
 if TYPE_CHECKING:
-    from neon_emulator.postgres import PostgresProcess
+    from neon_emulator.engine.postgres import PostgresProcess
 
 log = logging.getLogger(__name__)
 

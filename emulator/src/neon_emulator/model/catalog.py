@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from .core import Model
 from .entities import Database, Endpoint, Operation, Role
 from .errors import EmulatorError, bad_request, conflict, not_found
 from .ids import new_password
-from .model import Model
 
 RESERVED_ROLES = frozenset({"cloud_admin", "postgres", "public", "none"})
 RESERVED_DATABASES = frozenset({"postgres", "template0", "template1"})

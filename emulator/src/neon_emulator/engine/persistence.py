@@ -20,7 +20,7 @@ import logging
 import os
 from pathlib import Path
 
-from .entities import State
+from neon_emulator.model.state import State
 
 STATE_FILE = "state.json"
 

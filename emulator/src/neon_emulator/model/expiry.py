@@ -1,16 +1,14 @@
-"""Snapshots and branches past their `expires_at` are deleted, as on Neon (checked every second)."""
+"""Snapshots and branches past their `expires_at` are deleted, as on Neon. `sweep` decides and deletes;
+the server calls it every second (server.py) and hands the touched projects to the executor."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 
 from . import branches, snapshots
 from .clock import parse_ts
+from .core import Model
 from .errors import EmulatorError
-from .executor import Executor
-from .model import Model
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +33,3 @@ def sweep(model: Model) -> set[str]:
             log.info("branch %s expired and was deleted", branch.id)
             touched.add(branch.project_id)
     return touched
-
-
-async def expire_forever(
-    model: Model, executor: Executor, persist: Callable[[str | None], None], every: float = 1.0
-) -> None:
-    while True:
-        await asyncio.sleep(every)
-        touched = sweep(model)
-        for project_id in touched:
-            persist(project_id)
-            executor.kick(project_id)

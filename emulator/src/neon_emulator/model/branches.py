@@ -8,9 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .core import UNSET, Model
+from .endpoints import EndpointSpec, new_endpoint
 from .entities import Branch, Operation
 from .errors import EmulatorError, bad_request, conflict
-from .model import UNSET, Created, EndpointSpec, Model
+from .projects import Created
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
 
@@ -32,7 +34,7 @@ def create_branch(
     parent_timestamp: str | None,
     parent_lsn: str | None,
     protected: bool,
-    init_source: str,
+    init_source: str | None,
     expires_at: str | None,
     endpoints: list[EndpointSpec],
 ) -> Created:
@@ -43,7 +45,7 @@ def create_branch(
             "branch.parent_lsn: point-in-time branching by LSN is not supported by the emulator"
         )
     model.check_timestamp_is_now("branch.parent_timestamp", parent_timestamp)
-    if init_source != "parent-data":
+    if init_source and init_source != "parent-data":
         raise bad_request("branch.init_source: only 'parent-data' is supported by the emulator")
     if name and model.branch_name_taken(project_id, name):
         raise conflict(f'branch with the provided name "{name}" already exists')
@@ -59,7 +61,7 @@ def create_branch(
         expires_at=expires,
     )
     try:
-        created_endpoints = [model.new_endpoint(project, branch.id, spec) for spec in endpoints]
+        created_endpoints = [new_endpoint(model, project, branch.id, spec) for spec in endpoints]
     except EmulatorError:
         model.drop_branch_records(branch.id)
         raise

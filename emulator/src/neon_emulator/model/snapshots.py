@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .core import UNSET, Model
+from .endpoints import EndpointSpec, new_endpoint
 from .entities import Branch, Endpoint, Operation, Snapshot
 from .errors import EmulatorError, bad_request, conflict, not_found
-from .model import UNSET, EndpointSpec, Model
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def restore_snapshot(
     }
     ops.append(model.add_op(project_id, "create_branch", clone, group, branch_id=restored.id))
     if not finalize_restore:
-        endpoint = model.new_endpoint(project, restored.id, EndpointSpec())
+        endpoint = new_endpoint(model, project, restored.id, EndpointSpec())
         ops.append(model.start_compute(endpoint, group))
         return Restored(restored, [endpoint], ops)
     clone["finalize"] = True

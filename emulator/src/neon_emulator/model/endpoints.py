@@ -1,12 +1,62 @@
-"""Endpoint calls: create, patch (incl. moving to another branch), delete, start, suspend, restart."""
+"""Endpoint calls: create (one read_write endpoint per branch, the project's defaults), patch (incl. moving
+to another branch), delete, start, suspend, restart."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from .entities import Endpoint, Operation
-from .errors import EmulatorError, conflict
-from .model import EndpointSpec, Model
+from .core import Model
+from .entities import Endpoint, Operation, Project
+from .errors import EmulatorError, bad_request, conflict
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    type: str = "read_write"
+    settings: dict[str, Any] | None = None
+    autoscaling_limit_min_cu: float | None = None
+    autoscaling_limit_max_cu: float | None = None
+    suspend_timeout_seconds: int | None = None
+    name: str | None = None
+    disabled: bool = False
+
+
+def new_endpoint(model: Model, project: Project, branch_id: str, spec: EndpointSpec) -> Endpoint:
+    if spec.type != "read_write":
+        raise bad_request(
+            "endpoint.type: only read_write endpoints are supported by the emulator "
+            "(a read_only compute would need a second server on the same data directory)"
+        )
+    if model.endpoints_of(project.id, branch_id):
+        raise conflict(f"branch {branch_id} already has a read_write endpoint")
+    defaults = project.default_endpoint_settings
+    now = model.clock.stamp()
+    endpoint = Endpoint(
+        id=model.new_id("ep"),
+        project_id=project.id,
+        branch_id=branch_id,
+        type=spec.type,
+        port=model.new_port(),
+        created_at=now,
+        updated_at=now,
+        settings=spec.settings or {"pg_settings": {}},
+        autoscaling_limit_min_cu=_first(
+            spec.autoscaling_limit_min_cu, defaults.get("autoscaling_limit_min_cu"), 0.25
+        ),
+        autoscaling_limit_max_cu=_first(
+            spec.autoscaling_limit_max_cu, defaults.get("autoscaling_limit_max_cu"), 0.25
+        ),
+        suspend_timeout_seconds=int(
+            _first(spec.suspend_timeout_seconds, defaults.get("suspend_timeout_seconds"), 0)
+        ),
+        name=spec.name,
+        disabled=spec.disabled,
+        current_state="idle" if spec.disabled else "init",
+        pending_state=None if spec.disabled else "active",
+    )
+    model.state.endpoints[endpoint.id] = endpoint
+    return endpoint
 
 
 def create_endpoint(
@@ -14,7 +64,7 @@ def create_endpoint(
 ) -> tuple[Endpoint, list[Operation]]:
     project = model.check_unlocked(project_id)
     model.branch(project_id, branch_id)
-    endpoint = model.new_endpoint(project, branch_id, spec)
+    endpoint = new_endpoint(model, project, branch_id, spec)
     ops = [] if endpoint.disabled else [model.start_compute(endpoint, model.new_group())]
     return endpoint, ops
 
@@ -97,3 +147,7 @@ def restart_endpoint(model: Model, project_id: str, endpoint_id: str) -> tuple[E
     endpoint = model.endpoint(project_id, endpoint_id)
     group = model.new_group()
     return endpoint, [model.suspend_compute(endpoint, group), model.start_compute(endpoint, group)]
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)

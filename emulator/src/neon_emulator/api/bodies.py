@@ -6,8 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import bad_request
-from .model import UNSET
+from neon_emulator.model.core import UNSET
+from neon_emulator.model.endpoints import EndpointSpec
+from neon_emulator.model.errors import bad_request
 
 
 def parse_json(text: str, *, required: bool = False) -> dict[str, Any]:
@@ -33,6 +34,14 @@ def obj(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False)
             raise bad_request(f"{where}: required")
         return {}
     if not isinstance(value, dict):
+        raise bad_request(f"{where}: must be an object")
+    return value
+
+
+def opt_obj(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
+    """None when absent or null, else the object."""
+    value = raw.get(key)
+    if value is not None and not isinstance(value, dict):
         raise bad_request(f"{where}: must be an object")
     return value
 
@@ -117,3 +126,27 @@ def query_bool(query: Mapping[str, str], key: str) -> bool:
     if value not in ("true", "false", "1", "0", ""):
         raise bad_request(f"{key}: must be true or false")
     return value in ("true", "1")
+
+
+def endpoint_spec(raw: Any, where: str) -> EndpointSpec:
+    """An endpoint in a request (`endpoint`, or an item of a new branch's `endpoints`)."""
+    if not isinstance(raw, dict):
+        raise bad_request(f"{where}: must be an object")
+    kind = opt_str(raw, "type", f"{where}.type")
+    if kind not in ("read_write", "read_only"):
+        raise bad_request(f"{where}.type: required, one of read_write, read_only")
+    return EndpointSpec(
+        type=str(kind),
+        settings=opt_obj(raw, "settings", f"{where}.settings"),
+        autoscaling_limit_min_cu=opt_number(
+            raw, "autoscaling_limit_min_cu", f"{where}.autoscaling_limit_min_cu", 0.25, 64
+        ),
+        autoscaling_limit_max_cu=opt_number(
+            raw, "autoscaling_limit_max_cu", f"{where}.autoscaling_limit_max_cu", 0.25, 64
+        ),
+        suspend_timeout_seconds=opt_int(
+            raw, "suspend_timeout_seconds", f"{where}.suspend_timeout_seconds", -1, 604800
+        ),
+        name=opt_str(raw, "name", f"{where}.name"),
+        disabled=bool(opt_bool(raw, "disabled", f"{where}.disabled")),
+    )

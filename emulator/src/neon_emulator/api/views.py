@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
+from neon_emulator.model.branches import BranchPage
+from neon_emulator.model.entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
+from neon_emulator.model.projects import Created
 
 LOOPBACK = "127.0.0.1"
 PROXY_HOST = "127.0.0.1"
@@ -180,6 +182,33 @@ def operation_view(op: Operation) -> dict[str, Any]:
     return out
 
 
+def operations_view(ops: list[Operation]) -> list[dict[str, Any]]:
+    return [operation_view(o) for o in ops]
+
+
+def created_view(created: Created) -> dict[str, Any]:
+    """What a create call answers besides its resource: endpoints, operations, roles (with passwords),
+    databases, the branch, and a connection URI per database and its owner."""
+    region_id = created.project.region_id
+    out: dict[str, Any] = {
+        "endpoints": [endpoint_view(e, region_id) for e in created.endpoints],
+        "operations": operations_view(created.operations),
+        "roles": [role_view(r, with_password=True) for r in created.roles],
+        "databases": [database_view(d) for d in created.databases],
+    }
+    if created.branch is not None:
+        out["branch"] = branch_view(created.branch)
+    if created.endpoints:
+        endpoint = created.endpoints[0]
+        out["connection_uris"] = [
+            connection_uri_view(endpoint, role, db.name)
+            for db in created.databases
+            for role in created.roles
+            if role.name == db.owner_name
+        ]
+    return out
+
+
 def connection_uri_view(endpoint: Endpoint, role: Role, database: str) -> dict[str, Any]:
     return {
         "connection_uri": connection_uri(endpoint, role, database),
@@ -191,3 +220,27 @@ def connection_uri_view(endpoint: Endpoint, role: Role, database: str) -> dict[s
             "pooler_host": endpoint_host(endpoint),
         },
     }
+
+
+def _pagination(cursor: str | None) -> dict[str, Any]:
+    return {"cursor": cursor} if cursor else {}
+
+
+def project_list_view(projects: list[Project], cursor: str | None) -> dict[str, Any]:
+    return {
+        "projects": [project_view(p) for p in projects],
+        "applications": {},
+        "integrations": {},
+        "pagination": _pagination(cursor),
+    }
+
+
+def branch_list_view(page: BranchPage) -> dict[str, Any]:
+    pagination: dict[str, Any] = {"sort_by": page.sort_by, "sort_order": page.sort_order}
+    if page.next_cursor:
+        pagination["next"] = page.next_cursor
+    return {"branches": [branch_view(b) for b in page.branches], "annotations": {}, "pagination": pagination}
+
+
+def operation_list_view(ops: list[Operation], cursor: str | None) -> dict[str, Any]:
+    return {"operations": operations_view(ops), "pagination": _pagination(cursor)}

@@ -2,7 +2,7 @@
 authenticates, injects faults, counts requests and turns every error into Neon's `{code, message}` body.
 
 Admin routes (same bearer key; outside /api/v2, never faulted or counted):
-  GET  /admin/faults           current fault configuration (see faults.py for the JSON)
+  GET  /admin/faults           current fault configuration (see neon_emulator/faults.py for the JSON)
   PUT  /admin/faults           replace it (400 naming the bad field)
   POST /admin/reset-faults     no faults
   GET  /admin/requests         API calls so far: {"requests": {"GET /api/v2/projects/x": 2},
@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .errors import EmulatorError
-from .executor import Executor
-from .faults import FaultConfigError, FaultInjector, parse_config
-from .routes import PREFIX, Api
+from neon_emulator.engine.executor import Executor
+from neon_emulator.faults import FaultConfigError, FaultInjector, parse_config
+from neon_emulator.model.errors import EmulatorError
+
+from .routes.paths import PREFIX
+from .routes.resource import Handler, Route
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -55,7 +55,7 @@ def _error(status: int, message: str, request: web.Request, code: str = "") -> w
 
 
 def build_app(
-    api: Api,
+    routes: list[Route],
     executor: Executor,
     faults: FaultInjector,
     api_key: str,
@@ -132,7 +132,7 @@ def build_app(
         )
 
     app = web.Application(middlewares=[neon_middleware])
-    for method, path, handler in api.routes():
+    for method, path, handler in routes:
         app.router.add_route(method, path, handler)
     app.router.add_get("/admin/faults", get_faults)
     app.router.add_put("/admin/faults", put_faults)

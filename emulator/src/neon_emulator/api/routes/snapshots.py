@@ -1,0 +1,90 @@
+"""Snapshots: take one of a branch, list, patch, delete, restore one to a new branch, finalize a restore."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from neon_emulator.model import snapshots
+
+from ..bodies import nullable_str, obj, opt_bool, opt_str, parse_json
+from ..views import branch_view, operations_view, snapshot_view
+from .paths import BRANCH, PROJECT, SNAPSHOT
+from .resource import Resource, Route, ok
+
+
+class Snapshots(Resource):
+    def routes(self) -> list[Route]:
+        return [
+            ("POST", BRANCH + "/snapshot", self.create_snapshot),
+            ("POST", BRANCH + "/finalize_restore", self.finalize_restore),
+            ("GET", PROJECT + "/snapshots", self.list_snapshots),
+            ("PATCH", SNAPSHOT, self.update_snapshot),
+            ("DELETE", SNAPSHOT, self.delete_snapshot),
+            ("POST", SNAPSHOT + "/restore", self.restore_snapshot),
+        ]
+
+    async def create_snapshot(self, request: web.Request) -> web.Response:
+        pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
+        q = request.query  # a JSON body is ignored, as on Neon
+        snap, ops = snapshots.create_snapshot(
+            self.model,
+            pid,
+            bid,
+            name=q.get("name") or None,
+            timestamp=q.get("timestamp") or None,
+            lsn=q.get("lsn") or None,
+            expires_at=q.get("expires_at") or None,
+        )
+        self.changed(pid)
+        return ok({"snapshot": snapshot_view(snap), "operations": operations_view(ops)})
+
+    async def list_snapshots(self, request: web.Request) -> web.Response:
+        found = snapshots.snapshots_of(self.model, request.match_info["project_id"])
+        return ok({"snapshots": [snapshot_view(s) for s in found]})
+
+    async def update_snapshot(self, request: web.Request) -> web.Response:
+        pid, sid = request.match_info["project_id"], request.match_info["snapshot_id"]
+        raw = obj(parse_json(await request.text(), required=True), "snapshot", "snapshot", required=True)
+        snap = snapshots.update_snapshot(
+            self.model,
+            pid,
+            sid,
+            name=opt_str(raw, "name", "snapshot.name"),
+            expires_at=nullable_str(raw, "expires_at", "snapshot.expires_at"),
+        )
+        self.changed(pid)
+        return ok({"snapshot": snapshot_view(snap)})
+
+    async def delete_snapshot(self, request: web.Request) -> web.Response:
+        pid, sid = request.match_info["project_id"], request.match_info["snapshot_id"]
+        ops = snapshots.delete_snapshot(self.model, pid, sid)
+        self.changed(pid)
+        return ok({"operations": operations_view(ops)}, 202)
+
+    async def restore_snapshot(self, request: web.Request) -> web.Response:
+        pid, sid = request.match_info["project_id"], request.match_info["snapshot_id"]
+        body = parse_json(await request.text())
+        finalize = opt_bool(body, "finalize_restore", "finalize_restore")
+        restored = snapshots.restore_snapshot(
+            self.model,
+            pid,
+            sid,
+            name=opt_str(body, "name", "name") or request.query.get("name") or None,
+            target_branch_id=opt_str(body, "target_branch_id", "target_branch_id"),
+            finalize_restore=bool(finalize),
+        )
+        self.changed(pid)
+        return ok(
+            {
+                "branch": branch_view(restored.branch),
+                "endpoints": [self.endpoint_json(e) for e in restored.endpoints],
+                "operations": operations_view(restored.operations),
+            }
+        )
+
+    async def finalize_restore(self, request: web.Request) -> web.Response:
+        pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
+        body = parse_json(await request.text())
+        ops = snapshots.finalize_restore(self.model, pid, bid, name=opt_str(body, "name", "name"))
+        self.changed(pid)
+        return ok({"operations": operations_view(ops)})

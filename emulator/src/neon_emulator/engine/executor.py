@@ -1,0 +1,225 @@
+"""Runs operations in the background, one project at a time.
+
+Each queued operation carries a `work` description (its kinds: jobs.py). The executor resolves it against
+the current model on the event loop thread into a typed job (jobs.py), runs the job's blocking part (initdb,
+copies, postgres start/stop, SQL) in a worker thread, then records the outcome in the model and persists it.
+Jobs are idempotent, so operations interrupted by a crash are simply run again after a restart (`recover`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, assert_never
+
+import psycopg
+
+from neon_emulator.faults import FaultInjector
+from neon_emulator.model import operations
+from neon_emulator.model.core import Model
+from neon_emulator.model.entities import IN_PROGRESS, Operation
+from neon_emulator.storage import Storage, StorageError
+
+from . import catalog
+from .jobs import (
+    CloneCluster,
+    DropDatabase,
+    DropRole,
+    InitCluster,
+    Job,
+    RemoveCluster,
+    RenameDatabase,
+    StartServer,
+    StopServer,
+    SyncCatalog,
+    resolve,
+    start_server,
+)
+from .servers import Servers
+
+log = logging.getLogger(__name__)
+
+
+class Executor:
+    def __init__(
+        self,
+        model: Model,
+        storage: Storage,
+        *,
+        data_dir: Path,
+        socket_dir: Path,
+        faults: FaultInjector,
+        op_delay: float,
+        persist: Callable[[str | None], None],
+        durable: Callable[[str | None], Awaitable[None]],
+    ) -> None:
+        self.model = model
+        self.storage = storage
+        self.servers = Servers(storage, logs=data_dir / "logs", socket_dir=socket_dir)
+        self.faults = faults
+        self.op_delay = op_delay
+        self.persist = persist  # marks the state changed; `durable` waits until it is saved (persistence.py)
+        self.durable = durable
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._busy_threads: set[asyncio.Future[Any]] = set()
+        self._closing = False
+
+    # ---- scheduling ----------------------------------------------------------------------------------------
+    def kick(self, project_id: str) -> None:
+        """Make sure the project's queued operations are being worked on."""
+        if self._closing:
+            return
+        task = self._workers.get(project_id)
+        if task is None or task.done():
+            self._workers[project_id] = asyncio.get_running_loop().create_task(self._drain(project_id))
+
+    async def _drain(self, project_id: str) -> None:
+        while not self._closing and (op := operations.next_operation(self.model, project_id)) is not None:
+            await self._run(op)
+
+    async def _run(self, op: Operation) -> None:
+        operations.mark_running(self.model, op)
+        self.persist(op.project_id)
+        delay = self.faults.config.operation_delay
+        await asyncio.sleep(self.op_delay if delay is None else delay)
+        if op.status != "running":  # the project was deleted meanwhile
+            return
+        if self.faults.operation_fails(op.action):
+            operations.mark_failed(self.model, op, f"injected failure of {op.action}")
+            self.persist(op.project_id)
+            return
+        try:
+            job = resolve(op.work, self.model)
+            if job is not None:
+                # The state that asked for this job is saved before its side effects.
+                await self.durable(op.project_id)
+                await self._in_thread(self._execute, job)
+        except (StorageError, psycopg.Error, OSError) as exc:
+            log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
+            if op.id in self.model.state.operations:
+                operations.mark_failed(self.model, op, str(exc))
+        except Exception:  # a bug must not leave the project locked forever
+            log.exception("operation %s (%s) failed unexpectedly", op.id, op.action)
+            if op.id in self.model.state.operations:
+                operations.mark_failed(self.model, op, "internal emulator error (see the emulator log)")
+        else:
+            if op.id in self.model.state.operations:
+                operations.mark_finished(self.model, op)
+        self.persist(op.project_id)
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._busy_threads.add(future)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            self._busy_threads.discard(future)
+
+    # ---- jobs (worker thread) ------------------------------------------------------------------------------
+    def _execute(self, job: Job) -> None:
+        match job:
+            case InitCluster(storage=name):
+                self._clear(name)  # a retry after a crash: nothing in it can matter yet
+                self.storage.init_cluster(name)
+            case CloneCluster(src=src, dst=dst):
+                self._clear(dst)
+                self.storage.clone(src, dst, running=self.servers.serving(src))
+            case RemoveCluster(storage=name):
+                self.servers.stop_any(name)
+                self.storage.remove(name)
+            case StopServer(endpoint_id=endpoint_id):
+                self.servers.stop(endpoint_id)
+            case StartServer():
+                process = self.servers.start(job.endpoint_id, job.storage, job.port)
+                catalog.sync_catalog(process, job.catalog)
+            case SyncCatalog() | DropRole() | DropDatabase() | RenameDatabase():
+                self._change_catalog(job)
+            case _:
+                assert_never(job)
+
+    def _change_catalog(self, job: SyncCatalog | DropRole | DropDatabase | RenameDatabase) -> None:
+        process = self.servers.of(job.endpoint_id)
+        if process is None:
+            return
+        match job:
+            case SyncCatalog():
+                catalog.sync_catalog(process, job.catalog)
+            case DropDatabase(name=name):
+                catalog.drop_database(process, name)
+            case RenameDatabase(old=old, new=new):
+                catalog.rename_database(process, old, new)
+            case DropRole(name=name):
+                catalog.drop_role(process, name)
+            case _:
+                assert_never(job)
+
+    def _clear(self, storage_name: str) -> None:
+        if self.storage.exists(storage_name):
+            self.servers.stop_any(storage_name)
+            self.storage.remove(storage_name)
+
+    # ---- start-up and shutdown ----------------------------------------------------------------------------
+    async def recover(self) -> None:
+        """After a (possibly unclean) restart: stop leftover servers, start active computes, resume ops."""
+        state = self.model.state
+        for op in state.operations.values():
+            if op.status in IN_PROGRESS:
+                op.status = "scheduling"
+        pending = {o.endpoint_id for o in state.operations.values() if o.status in IN_PROGRESS}
+        to_start = [
+            e
+            for e in state.endpoints.values()
+            if e.id not in pending and e.current_state == "active" and self.storage.exists(e.branch_id)
+        ]
+        # Servers left by a killed emulator listen on its (per-process) socket directory: stop them all and
+        # start afresh rather than adopt them.
+        names = list(state.branches) + list(state.snapshots) + list(state.pending_removals)
+        await self._in_thread(self.servers.stop_stale, names)
+        for endpoint in to_start:
+            try:
+                await self._in_thread(self._execute, start_server(self.model, endpoint))
+            except (StorageError, psycopg.Error, OSError) as exc:
+                log.error("endpoint %s could not be started again: %s", endpoint.id, exc)
+                endpoint.current_state = "idle"
+        if state.pending_removals:
+            await self._in_thread(self._remove_all, list(state.pending_removals))
+            state.pending_removals.clear()
+        self.persist(None)
+        for project_id in operations.projects_with_pending_operations(self.model):
+            self.kick(project_id)
+
+    def _remove_all(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                self.servers.stop_any(name)
+                self.storage.remove(name)
+            except StorageError as exc:
+                log.error("could not remove %s: %s", name, exc)
+
+    async def discard(self, endpoint_ids: list[str], storage_names: list[str]) -> None:
+        """Background clean-up of a deleted project."""
+        await self.durable(None)  # the promise to remove (pending_removals) is saved before anything goes
+        for endpoint_id in endpoint_ids:
+            await self._in_thread(self.servers.stop, endpoint_id)
+        await self._in_thread(self._remove_all, storage_names)
+        removed = set(storage_names)
+        self.model.state.pending_removals = [n for n in self.model.state.pending_removals if n not in removed]
+        self.persist(None)
+
+    async def close(self, grace: float = 60.0) -> None:
+        """Stop scheduling, let in-flight jobs finish (bounded), then stop every server this emulator runs."""
+        self._closing = True
+        for task in self._workers.values():
+            task.cancel()
+        if self._busy_threads:
+            await asyncio.wait(list(self._busy_threads), timeout=grace)
+        for endpoint_id in self.servers.endpoint_ids():
+            try:
+                await asyncio.to_thread(self.servers.stop, endpoint_id)
+            except StorageError as exc:
+                log.error("could not stop the server of %s: %s", endpoint_id, exc)
+
+    def running_endpoints(self) -> dict[str, int]:
+        return self.servers.running()

@@ -1,0 +1,143 @@
+"""Project calls: create (with its root branch, endpoint, role and database), list, patch, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .core import Model
+from .endpoints import EndpointSpec, new_endpoint
+from .entities import Branch, Database, Endpoint, Operation, Project, Role
+from .ids import new_password
+
+DEFAULT_REGION = "aws-us-east-2"
+DEFAULT_PG_VERSION = 15  # what runs here
+DEFAULT_HISTORY_RETENTION_SECONDS = 86400
+DEFAULT_BRANCH = "main"
+DEFAULT_DATABASE = "neondb"
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a create call produced, for the HTTP layer to serialize."""
+
+    project: Project
+    branch: Branch | None
+    endpoints: list[Endpoint]
+    roles: list[Role]
+    databases: list[Database]
+    operations: list[Operation]
+
+
+def create_project(
+    model: Model,
+    *,
+    name: str | None,
+    region_id: str | None,
+    pg_version: int | None,
+    store_passwords: bool | None,
+    history_retention_seconds: int | None,
+    settings: dict[str, Any],
+    default_endpoint_settings: dict[str, Any],
+    org_id: str | None,
+    branch_name: str | None,
+    database_name: str | None,
+    role_name: str | None,
+) -> Created:
+    """A project with Neon's defaults for what the request leaves out (or sends empty)."""
+    database_name = database_name or DEFAULT_DATABASE
+    role_name = role_name or f"{database_name}_owner"
+    while (project_id := model.ids.project()) in model.state.projects:
+        pass
+    now = model.clock.stamp()
+    project = Project(
+        id=project_id,
+        name=name or project_id,
+        region_id=region_id or DEFAULT_REGION,
+        pg_version=pg_version or DEFAULT_PG_VERSION,
+        store_passwords=store_passwords is not False,
+        history_retention_seconds=(
+            DEFAULT_HISTORY_RETENTION_SECONDS
+            if history_retention_seconds is None
+            else history_retention_seconds
+        ),
+        created_at=now,
+        updated_at=now,
+        settings=settings,
+        default_endpoint_settings=default_endpoint_settings,
+        org_id=org_id,
+    )
+    model.state.projects[project.id] = project
+    branch = model.new_branch(project.id, branch_name or DEFAULT_BRANCH, default=True, project_root=True)
+    endpoint = new_endpoint(model, project, branch.id, EndpointSpec())
+    role = Role(branch.id, role_name, new_password(), now, now)
+    database = Database(model.next_database_id(), branch.id, database_name, role_name, now, now)
+    model.state.roles.append(role)
+    model.state.databases.append(database)
+    group = model.new_group()
+    ops = [
+        model.add_op(
+            project.id,
+            "create_timeline",
+            {"kind": "init", "storage": branch.id, "entity": "branch", "id": branch.id},
+            group,
+            branch_id=branch.id,
+        ),
+        model.start_compute(endpoint, group),
+    ]
+    return Created(project, branch, [endpoint], [role], [database], ops)
+
+
+def list_projects(
+    model: Model, *, search: str | None, cursor: str | None, limit: int
+) -> tuple[list[Project], str | None]:
+    projects = sorted(model.state.projects.values(), key=lambda p: p.created_at, reverse=True)
+    if search:
+        needle = search.lower()
+        projects = [p for p in projects if needle in p.name.lower() or needle in p.id]
+    if cursor:
+        projects = [p for p in projects if p.created_at < cursor]
+    page = projects[:limit]
+    return page, (page[-1].created_at if page else cursor)
+
+
+def update_project(
+    model: Model,
+    project_id: str,
+    *,
+    name: str | None,
+    settings: dict[str, Any] | None,
+    default_endpoint_settings: dict[str, Any] | None,
+    history_retention_seconds: int | None,
+) -> Project:
+    project = model.check_unlocked(project_id)
+    if name is not None:
+        project.name = name
+    if settings is not None:
+        project.settings = {**project.settings, **settings}
+    if default_endpoint_settings is not None:
+        project.default_endpoint_settings = {
+            **project.default_endpoint_settings,
+            **default_endpoint_settings,
+        }
+    if history_retention_seconds is not None:
+        project.history_retention_seconds = history_retention_seconds
+    model.touch(project)
+    return project
+
+
+def delete_project(model: Model, project_id: str) -> tuple[Project, list[str], list[str]]:
+    """Remove the project's records; returns it, the endpoints to stop and the storage names to remove."""
+    project = model.check_unlocked(project_id)
+    endpoints = [e.id for e in model.endpoints_of(project_id)]
+    storage = [b.id for b in model.branches_of(project_id)]
+    storage += [s.id for s in model.state.snapshots.values() if s.project_id == project_id]
+    for branch_id in [b.id for b in model.branches_of(project_id)]:
+        model.drop_branch_records(branch_id)
+    for snap_id in [s.id for s in model.state.snapshots.values() if s.project_id == project_id]:
+        del model.state.snapshots[snap_id]
+    for op_id in [o.id for o in model.state.operations.values() if o.project_id == project_id]:
+        del model.state.operations[op_id]
+    del model.state.projects[project_id]
+    model.state.pending_removals.extend(storage)
+    return project, endpoints, storage
