@@ -34,7 +34,7 @@ from hack.localcluster import (
 )
 from neon_api import NeonClient
 from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
-from tests.fixtures.emulator import EmulatorServer, start_emulator
+from tests.support.emulator import EmulatorServer, start_emulator
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"

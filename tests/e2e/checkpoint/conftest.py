@@ -20,7 +20,7 @@ import pytest
 
 from hack.localcluster import KubeControlPlane, terminate
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer
+from tests.support.emulator import EmulatorServer
 
 T = TypeVar("T")
 

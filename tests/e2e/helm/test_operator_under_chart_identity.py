@@ -21,8 +21,8 @@ import yaml
 from hack.localcluster import KubeControlPlane, free_port, terminate
 from hack.toolpaths import REPO_ROOT
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer
 from tests.integration.helm.chart import Helm, find, helm_or_skip, manifests
+from tests.support.emulator import EmulatorServer
 
 pytestmark = [pytest.mark.helm, pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 

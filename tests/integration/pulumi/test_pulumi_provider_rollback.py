@@ -14,7 +14,7 @@ from pulumi_stack.neon_stack.database import DatabaseProvider
 from pulumi_stack.neon_stack.project import ProjectProvider
 
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer
+from tests.support.emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 

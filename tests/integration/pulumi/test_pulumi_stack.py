@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer, free_port
-from tests.fixtures.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, copy_stack_project
+from tests.support.emulator import EmulatorServer, free_port
+from tests.support.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, copy_stack_project
 
 pytestmark = [pytest.mark.pulumi, pytest.mark.emulator]
 
