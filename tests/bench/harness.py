@@ -25,16 +25,13 @@ import httpx
 import psycopg
 from kubernetes import client, config, watch
 
-from hack.localcluster import (
-    KubeControlPlane,
-    PostgresCluster,
-    loop_mount_unavailable,
-    loop_mounted,
-    terminate,
-)
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer, start_emulator
+from devenv.loopfs import loop_mount_unavailable, loop_mounted
+from devenv.postgres import PostgresCluster
+from devenv.processes import terminate
 from neon_api import NeonClient
 from neon_checkpoints.resources import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
-from tests.support.emulator import EmulatorServer, start_emulator
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hack.localcluster import loop_mount_unavailable, loop_mounted
+from devenv.loopfs import loop_mount_unavailable, loop_mounted
 from neon_emulator.postgres import PostgresProcess, free_port
 from neon_emulator.storage import BtrfsStorage, CopyStorage, Storage
 from neon_emulator.storage.filesystem import MIB, fs_type

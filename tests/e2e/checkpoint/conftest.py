@@ -18,9 +18,10 @@ import httpx
 import psycopg
 import pytest
 
-from hack.localcluster import KubeControlPlane, terminate
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer
+from devenv.processes import terminate
 from neon_api import NeonClient
-from tests.support.emulator import EmulatorServer
 
 T = TypeVar("T")
 

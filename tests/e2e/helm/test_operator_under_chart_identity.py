@@ -18,11 +18,12 @@ import httpx
 import pytest
 import yaml
 
-from hack.localcluster import KubeControlPlane, free_port, terminate
-from hack.toolpaths import REPO_ROOT
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer
+from devenv.processes import free_port, terminate
+from devenv.tools import REPO_ROOT
 from neon_api import NeonClient
 from tests.integration.helm.chart import Helm, find, helm_or_skip, manifests
-from tests.support.emulator import EmulatorServer
 
 pytestmark = [pytest.mark.helm, pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 

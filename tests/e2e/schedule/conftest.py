@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
+from devenv.controlplane import KubeControlPlane
 from tests.e2e.checkpoint.conftest import REPO, Harness, eventually, harness, namespace  # noqa: F401  (fixtures)
 
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import call, create_project
-from tests.support.emulator import EmulatorServer
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import IN_PROGRESS, call, wait_idle, wait_operations
-from tests.support.emulator import EmulatorServer
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]
 

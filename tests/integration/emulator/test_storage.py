@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hack.localcluster import loop_mount_unavailable, loop_mounted
+from devenv.loopfs import loop_mount_unavailable, loop_mounted
 from neon_emulator.postgres import PostgresProcess, free_port
 from neon_emulator.storage import Storage, StorageError, open_storage
 from neon_emulator.storage.filesystem import fs_type

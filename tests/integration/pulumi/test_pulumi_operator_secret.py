@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
-from tests.support.emulator import EmulatorServer
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer
 from tests.support.pulumi import PulumiWorkspaceFactory, copy_stack_project
 
 pytestmark = [pytest.mark.pulumi, pytest.mark.emulator, pytest.mark.kube, pytest.mark.slow]

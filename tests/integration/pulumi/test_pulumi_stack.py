@@ -9,8 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devenv.emulator import EmulatorServer
+from devenv.processes import free_port
 from neon_api import NeonClient
-from tests.support.emulator import EmulatorServer, free_port
 from tests.support.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, copy_stack_project
 
 pytestmark = [pytest.mark.pulumi, pytest.mark.emulator]
