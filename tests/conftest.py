@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.kube",
     "tests.support.emulator",
     "tests.support.pulumi",
+    "tests.support.operator",
 ]
