@@ -30,8 +30,8 @@ setup-tools: ## kube-apiserver, kube-controller-manager, etcd, pulumi, helm buil
 	@hack/build-tools.sh
 
 lint: setup-venv ## ruff, mypy --strict, and the import-linter layer contracts (pyproject.toml)
-	$(BIN)/ruff check operator emulator pulumi_stack tests hack
-	$(BIN)/ruff format --check operator emulator pulumi_stack tests hack
+	$(BIN)/ruff check operator emulator pulumi_stack tests devenv
+	$(BIN)/ruff format --check operator emulator pulumi_stack tests devenv
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
@@ -42,7 +42,7 @@ bench: setup ## benchmarks: figures and side-by-side ratios
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 demo: setup ## the agent checkpoint story on the local emulator (KEEP=1 leaves it running)
-	$(BIN)/python -m hack.demo $(if $(KEEP),--keep,)
+	$(BIN)/python -m devenv.demo $(if $(KEEP),--keep,)
 
 clean: ## remove .venv and caches (not the toolchain cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,9 @@
-"""Shared fixtures: each real component is a plugin module under tests/fixtures."""
+"""Shared fixtures: each real component is a plugin module under tests/support."""
 
 pytest_plugins = [
-    "tests.fixtures.postgres",
-    "tests.fixtures.kube",
-    "tests.fixtures.emulator",
-    "tests.fixtures.pulumi",
+    "tests.support.postgres",
+    "tests.support.kube",
+    "tests.support.emulator",
+    "tests.support.pulumi",
+    "tests.support.operator",
 ]

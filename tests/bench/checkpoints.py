@@ -37,7 +37,15 @@ from typing import Any
 
 from neon_checkpoints.names import CHECKPOINTS, GROUP, VERSION
 from tests.bench import BenchOptions, format_table
-from tests.bench.harness import Cluster, PhaseWatch, RoundTripProbe, cluster, cpu_seconds, percentile
+from tests.bench.harness import (
+    Cluster,
+    PhaseWatch,
+    RoundTripProbe,
+    cluster,
+    cpu_seconds,
+    peak_rss_kib,
+    percentile,
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ def _burst(env: Cluster, projects: list[str], count: int, run: Run) -> Burst:
             )
         watcher.wait(warm_up)
         env.reset_requests()
-        cpu_before = cpu_seconds(operator.process.pid), cpu_seconds(env.emulator.process.pid)
+        cpu_before = cpu_seconds(operator.pid), cpu_seconds(env.emulator.process.pid)
         probe = RoundTripProbe(env.emulator)
         sent: dict[str, tuple[str, float]] = {}
         for i in range(count):
@@ -123,8 +131,8 @@ def _burst(env: Cluster, projects: list[str], count: int, run: Run) -> Burst:
         finally:
             round_trips = probe.stop()
         routes = env.request_routes()
-        peak_rss = operator.peak_rss_kib()
-        operator_cpu = cpu_seconds(operator.process.pid) - cpu_before[0]
+        peak_rss = peak_rss_kib(operator.pid)
+        operator_cpu = cpu_seconds(operator.pid) - cpu_before[0]
         emulator_cpu = cpu_seconds(env.emulator.process.pid) - cpu_before[1]
     except Exception:
         print(f"operator log ({namespace}), last lines:\n{operator.log_tail()}", file=sys.stderr)

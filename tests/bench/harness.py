@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -25,19 +24,15 @@ import httpx
 import psycopg
 from kubernetes import client, config, watch
 
-from hack.localcluster import (
-    KubeControlPlane,
-    PostgresCluster,
-    loop_mount_unavailable,
-    loop_mounted,
-    terminate,
-)
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer, start_emulator
+from devenv.loopfs import loop_mount_unavailable, loop_mounted
+from devenv.operator_process import OperatorProcess, start_operator
+from devenv.postgres import PostgresCluster
+from devenv.tools import REPO_ROOT
 from neon_api import NeonClient
 from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
-from tests.fixtures.emulator import EmulatorServer, start_emulator
 
-REPO = Path(__file__).resolve().parents[2]
-OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"
 TIMEOUT = 180.0
 META_DATABASE = "meta"
 
@@ -117,6 +112,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_kib(pid: int) -> int:
+    """The process's resident-set high-water mark (VmHWM), while it still runs."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
 class RoundTripProbe:
     """Times a cheap emulator request (GET /admin/status: same server and event loop as the API, not
     counted) every `interval` seconds from a thread: how long any client waits on the emulator meanwhile."""
@@ -144,28 +147,6 @@ class RoundTripProbe:
 
 
 @dataclass
-class Operator:
-    """`neon-checkpoints operator` as a subprocess (the console script runs python itself: pid is the
-    operator's)."""
-
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def peak_rss_kib(self) -> int:
-        """The process's resident-set high-water mark (VmHWM), while it still runs."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise RuntimeError(f"no VmHWM for pid {self.process.pid}")
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        terminate(self.process)
-
-
-@dataclass
 class Cluster:
     kube: KubeControlPlane
     meta: PostgresCluster
@@ -189,27 +170,18 @@ class Cluster:
     def create_namespace(self, name: str) -> None:
         self.kube.kubectl("create", "namespace", name)
 
-    def start_operator(self, namespace: str, **env: str) -> Operator:
-        """An operator watching `namespace`; stopped when the cluster is (or earlier by `stop()`)."""
-        full_env = {
-            **os.environ,
-            **self.kube.env,
-            "NEON_API_URL": self.emulator.url,
-            "NEON_API_KEY": self.emulator.api_key,
-            "META_DATABASE_URL": self.meta.dsn_for(META_DATABASE),
-            "LOG_LEVEL": "WARNING",
-            **env,
-        }
-        log_path = self.workdir / f"operator-{namespace}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [str(OPERATOR), "operator", "--namespace", namespace],
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        operator = Operator(process, log_path)
+    def start_operator(self, namespace: str, **settings: str) -> OperatorProcess:
+        """A healthy operator watching `namespace` (the console script is Python itself: its pid is the
+        operator's); stopped when the cluster is (or earlier by `stop()`)."""
+        operator = start_operator(
+            neon_api_url=self.emulator.url,
+            neon_api_key=self.emulator.api_key,
+            meta_database_url=self.meta.dsn_for(META_DATABASE),
+            kubeconfig=self.kube.kubeconfig,
+            log_path=self.workdir / f"operator-{namespace}.log",
+            namespaces=[namespace],
+            settings={"LOG_LEVEL": "WARNING", **settings},
+        )
         self._stack.callback(operator.stop)
         return operator
 
@@ -253,7 +225,7 @@ def cluster(prefix: str) -> Iterator[Cluster]:
         kube = KubeControlPlane(workdir / "kube")
         kube.start()
         stack.callback(kube.stop)
-        kube.kubectl("apply", "-f", str(REPO / "crds"))
+        kube.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
         for crd in (CHECKPOINTS, CHECKPOINT_RESTORES):
             kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}.{GROUP}", "--timeout=60s")
         meta = PostgresCluster(workdir / "meta")

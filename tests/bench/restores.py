@@ -21,9 +21,10 @@ from typing import Any
 
 from kubernetes import client
 
+from devenv.operator_process import OperatorProcess
 from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
 from tests.bench import BenchOptions, format_table
-from tests.bench.harness import TIMEOUT, Cluster, Operator, PhaseWatch, cluster, percentile
+from tests.bench.harness import TIMEOUT, Cluster, PhaseWatch, cluster, percentile
 
 NAMESPACE = "bench-restores"
 
@@ -31,7 +32,7 @@ NAMESPACE = "bench-restores"
 @dataclass
 class Environment:
     cluster: Cluster
-    operator: Operator
+    operator: OperatorProcess
     _names: Iterator[int] = field(default_factory=lambda: iter(range(1, 1_000_000)))
 
     @property

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hack.localcluster import loop_mount_unavailable, loop_mounted
+from devenv.loopfs import loop_mount_unavailable, loop_mounted
 from neon_emulator.engine.ports import free_port
 from neon_emulator.engine.postgres import PostgresProcess
 from neon_emulator.storage import BtrfsStorage, CopyStorage, Storage

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 from kubernetes import client, config
 
-from hack.localcluster import KubeControlPlane
-from hack.toolpaths import versions
+from devenv.controlplane import KubeControlPlane
+from devenv.tools import versions
 
 pytestmark = pytest.mark.kube
 

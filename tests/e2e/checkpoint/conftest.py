@@ -1,5 +1,6 @@
 """End-to-end harness: the real apiserver with our CRDs, the emulator, a fresh meta DB, and the operator
-run by kopf as a real subprocess (`neon-checkpoints operator`), one per test, watching its namespace."""
+run by kopf as a real subprocess (`neon-checkpoints operator`, tests/support/operator.py), watching the
+test's namespace."""
 
 from __future__ import annotations
 
@@ -11,27 +12,27 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import psycopg
 import pytest
 
-from hack.localcluster import KubeControlPlane, terminate
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer
+from devenv.operator_process import OperatorProcess
+from devenv.tools import REPO_ROOT
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer
+from tests.support.operator import Operators
 
 T = TypeVar("T")
 
-REPO = Path(__file__).resolve().parents[3]
-OPERATOR = REPO / ".venv" / "bin" / "neon-checkpoints"
 _names = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
 def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
-    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    kube_cluster.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
     for crd in ("checkpoints", "checkpointrestores"):
         kube_cluster.kubectl(
             "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
@@ -48,21 +49,6 @@ def namespace(crds: KubeControlPlane) -> Iterator[str]:
 
 
 @dataclass
-class OperatorProcess:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_exit(self, timeout: float) -> int:
-        return self.process.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        terminate(self.process)
-
-
-@dataclass
 class Harness:
     """Everything a Checkpoint e2e test touches, with helpers that read observable state."""
 
@@ -70,32 +56,12 @@ class Harness:
     emulator: EmulatorServer
     namespace: str
     meta_dsn: str
-    tmp_path: Path
-    operators: list[OperatorProcess]
+    operators: Operators
 
     # -- operator ---------------------------------------------------------------------------------------
-    def start_operator(self, **env: str) -> OperatorProcess:
-        full_env = {
-            **self.kube.env,
-            "NEON_API_URL": self.emulator.url,
-            "NEON_API_KEY": self.emulator.api_key,
-            "META_DATABASE_URL": self.meta_dsn,
-            "LOG_LEVEL": "INFO",
-            "NEON_OPERATION_TIMEOUT": "60",
-            **env,
-        }
-        log_path = self.tmp_path / f"operator-{len(self.operators)}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [str(OPERATOR), "operator", "--namespace", self.namespace],
-                env=full_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        operator = OperatorProcess(process, log_path)
-        self.operators.append(operator)
-        return operator
+    def start_operator(self, **settings: str) -> OperatorProcess:
+        """A healthy operator watching the test's namespace; `settings` are environment on top."""
+        return self.operators.start(self.namespace, **settings)
 
     # -- kubernetes -------------------------------------------------------------------------------------
     def kubectl(
@@ -107,7 +73,7 @@ class Harness:
         return self.kubectl("apply", "-f", "-", input=manifest, check=False)
 
     def example(self, name: str, project_id: str, **replace: str) -> str:
-        text = (REPO / "examples" / name).read_text().replace("gentle-river-202020", project_id)
+        text = (REPO_ROOT / "examples" / name).read_text().replace("gentle-river-202020", project_id)
         for old, new in replace.items():
             text = text.replace(old, new)
         return text
@@ -147,7 +113,7 @@ class Harness:
         return sorted(items, key=lambda e: e.get("firstTimestamp") or e.get("eventTime") or "")
 
     def operator_logs(self) -> str:
-        return "\n".join(f"--- operator {i}:\n{op.log()[-4000:]}" for i, op in enumerate(self.operators))
+        return self.operators.logs()
 
     # -- neon (emulator) --------------------------------------------------------------------------------
     def neon(self) -> NeonClient:
@@ -199,14 +165,13 @@ def eventually(check: Callable[[], T | None], *, timeout: float, what: str, h: H
 
 @pytest.fixture
 def harness(
-    crds: KubeControlPlane, emulator: EmulatorServer, namespace: str, fresh_database: str, tmp_path: Path
+    crds: KubeControlPlane, emulator: EmulatorServer, namespace: str, operators: Operators
 ) -> Iterator[Harness]:
-    h = Harness(crds, emulator, namespace, fresh_database, tmp_path, [])
+    h = Harness(crds, emulator, namespace, operators.meta_dsn, operators)
     try:
         yield h
     finally:
-        for operator in h.operators:
-            operator.stop()
+        operators.stop_all()
         # No operator is left to honour the finalizers: drop them so the namespace can go.
         h.kube.kubectl(
             "-n",

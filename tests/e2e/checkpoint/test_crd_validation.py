@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
+from devenv.controlplane import KubeControlPlane
 
 pytestmark = pytest.mark.kube
 

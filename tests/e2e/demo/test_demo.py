@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hack.demo import PROMPTS, run_demo
-from hack.localcluster import KubeControlPlane
-from hack.toolpaths import missing
+from devenv.controlplane import KubeControlPlane
+from devenv.demo import PROMPTS, run_demo
+from devenv.tools import missing
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.pulumi, pytest.mark.slow]
 

@@ -4,29 +4,27 @@ holding a token from `kubectl create token`), and a Checkpoint becomes Ready and
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-from hack.localcluster import KubeControlPlane, free_port, terminate
-from hack.toolpaths import REPO_ROOT
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer
+from devenv.operator_process import OperatorProcess, start_operator
+from devenv.processes import free_port
+from devenv.tools import REPO_ROOT
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer
 from tests.integration.helm.chart import Helm, find, helm_or_skip, manifests
 
 pytestmark = [pytest.mark.helm, pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 
-OPERATOR = REPO_ROOT / ".venv" / "bin" / "neon-checkpoints"
 SECRET_NAME = "neon-checkpoints"
 # What kopf and the kubernetes client say when RBAC refuses them.
 PERMISSION_PROBLEMS = ("Not enough permissions", "Forbidden", "forbidden", " 403")
@@ -130,19 +128,6 @@ def installed(
             kube_cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-@dataclass
-class Operator:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    health_url: str
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        terminate(self.process)
-
-
 def container_command(
     deployment: dict[str, Any], secret: dict[str, str], health_port: int
 ) -> tuple[list[str], dict[str, str]]:
@@ -164,39 +149,27 @@ def container_command(
 @pytest.fixture
 def operator(
     installed: Installed, emulator: EmulatorServer, fresh_database: str, tmp_path: Path
-) -> Iterator[Operator]:
+) -> Iterator[OperatorProcess]:
+    """The operator as the chart's Deployment runs it, healthy, under the chart's ServiceAccount."""
     secret = {"NEON_API_KEY": emulator.api_key, "META_DATABASE_URL": fresh_database}
     health_port = free_port()
     args, env = container_command(installed.deployment, secret, health_port)
-    env["NEON_API_URL"] = emulator.url  # the chart's default points at real Neon
-    kubeconfig = installed.token_kubeconfig(tmp_path / "operator.kubeconfig")
-    full_env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST",)}
-    full_env.update(env, KUBECONFIG=str(kubeconfig))
-    log_path = tmp_path / "operator.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(OPERATOR), *args],
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    op = Operator(process, log_path, f"http://127.0.0.1:{health_port}/healthz")
+    env.pop("NEON_API_URL", None)  # the chart's default points at real Neon
+    op = start_operator(
+        neon_api_url=emulator.url,
+        neon_api_key=env.pop("NEON_API_KEY"),  # as the chart reads them from the Secret
+        meta_database_url=env.pop("META_DATABASE_URL"),
+        kubeconfig=installed.token_kubeconfig(tmp_path / "operator.kubeconfig"),
+        log_path=tmp_path / "operator.log",
+        settings=env,
+        args=args,
+        health_port=health_port,
+        environ={k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST",)},
+    )
     try:
         yield op
     finally:
         op.stop()
-
-
-def wait_healthy(op: Operator, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert op.process.poll() is None, f"operator exited:\n{op.log()[-4000:]}"
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(op.health_url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"liveness endpoint never answered 200:\n{op.log()[-4000:]}")
 
 
 def create_project(emulator: EmulatorServer, name: str) -> str:
@@ -211,7 +184,9 @@ def snapshot_ids(emulator: EmulatorServer, project_id: str) -> set[str]:
         return {s.id for s in neon.list_snapshots(project_id)}
 
 
-def wait_restore_phase(installed: Installed, name: str, op: Operator, timeout: float = 90) -> dict[str, Any]:
+def wait_restore_phase(
+    installed: Installed, name: str, op: OperatorProcess, timeout: float = 90
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -233,13 +208,12 @@ def example(name: str, project_id: str, **replace: str) -> str:
 
 
 def test_checkpoints_become_ready_and_are_deleted_under_the_chart_service_account(
-    installed: Installed, operator: Operator, emulator: EmulatorServer
+    installed: Installed, operator: OperatorProcess, emulator: EmulatorServer
 ) -> None:
     """Two Checkpoints: one with the operator's key, one with a tenant key read from a Secret in the watched
     namespace (examples/checkpoint-tenant-key.yaml), so the Secret read goes through RBAC too; then a Preview
     restore, which writes a Secret and deletes it again."""
     kube, apps = installed.kube, installed.mode.apps
-    wait_healthy(operator)
     project_id = create_project(emulator, f"helm-{installed.mode.release}")
     names = ("v1", "before-migration")
 

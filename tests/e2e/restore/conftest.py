@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 # The shared fixtures, re-exported so pytest finds them for tests in this folder.
-from tests.e2e.checkpoint.conftest import REPO, Harness, crds, harness, namespace  # noqa: F401
+from devenv.tools import REPO_ROOT
+from tests.e2e.checkpoint.conftest import Harness, crds, harness, namespace  # noqa: F401
 
 FINAL = ("Succeeded", "Failed")
 
@@ -45,7 +46,7 @@ class RestoreHarness:
         self, name: str, checkpoint: str, *, example: str = "checkpointrestore.yaml", **spec: Any
     ) -> None:
         """`kubectl apply` an example CheckpointRestore under another name, for another Checkpoint."""
-        doc = yaml.safe_load((REPO / "examples" / example).read_text())
+        doc = yaml.safe_load((REPO_ROOT / "examples" / example).read_text())
         doc["metadata"]["name"] = name
         doc["spec"]["checkpointRef"]["name"] = checkpoint
         doc["spec"].update(spec)

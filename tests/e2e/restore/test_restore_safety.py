@@ -55,7 +55,7 @@ def test_crash_after_the_restore_was_accepted_restores_exactly_once(restores: Re
     interrupted = crash_mid_restore(restores)
     restores.h.start_operator()
     assert_restored_once(restores, interrupted)
-    assert "already requested by an earlier attempt" in restores.h.operators[1].log()
+    assert "already requested by an earlier attempt" in restores.h.operators.started[1].log()
 
 
 def test_a_restore_under_way_is_finished_even_if_its_checkpoint_was_deleted_meanwhile(

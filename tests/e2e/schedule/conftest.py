@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
-from tests.e2e.checkpoint.conftest import REPO, Harness, eventually, harness, namespace  # noqa: F401  (fixtures)
+from devenv.controlplane import KubeControlPlane
+from devenv.tools import REPO_ROOT
+from tests.e2e.checkpoint.conftest import Harness, eventually, harness, namespace  # noqa: F401  (fixtures)
 
 T = TypeVar("T")
 SCHEDULE_UID_LABEL = "neoncheckpoints.dev/schedule-uid"
@@ -21,7 +22,7 @@ SCHEDULE_UID_LABEL = "neoncheckpoints.dev/schedule-uid"
 
 @pytest.fixture(scope="session")
 def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
-    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    kube_cluster.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
     for crd in ("checkpoints", "checkpointrestores", "checkpointschedules"):
         kube_cluster.kubectl(
             "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
@@ -76,8 +77,7 @@ def schedules(harness: Harness) -> Iterator[Schedules]:  # noqa: F811
     yield Schedules(harness)
     # kopf's finalizer (daemons) would hold the namespace's deletion once the operator is gone; stop the
     # operator first so it does not put the finalizer back.
-    for operator in harness.operators:
-        operator.stop()
+    harness.operators.stop_all()
     with contextlib.suppress(subprocess.SubprocessError):
         harness.kubectl(
             "patch",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
+from devenv.controlplane import KubeControlPlane
 
 pytestmark = pytest.mark.kube
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.emulator import EmulatorServer
+from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import call, create_project
 
 

@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from tests.fixtures.emulator import emulator_data_dir, running_emulator
+from tests.support.emulator import emulator_data_dir, running_emulator
 
 pytestmark = [pytest.mark.emulator]
 

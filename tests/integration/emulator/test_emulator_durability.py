@@ -8,8 +8,9 @@ import time
 import psycopg
 import pytest
 
-from tests.fixtures.emulator import emulator_data_dir, postgres_pids_under, start_emulator, stop_and_check
+from devenv.emulator import start_emulator
 from tests.integration.emulator.calls import IN_PROGRESS, call, create_project, wait_operations
+from tests.support.emulator import emulator_data_dir, postgres_pids_under, stop_and_check
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.emulator import EmulatorServer
+from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import IN_PROGRESS, call, wait_idle, wait_operations
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]

@@ -11,9 +11,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.fixtures.emulator import EmulatorServer, running_emulator
+from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import call, create_project
 from tests.integration.emulator.test_storage import loop_mount
+from tests.support.emulator import running_emulator
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]
 

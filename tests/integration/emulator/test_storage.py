@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hack.localcluster import loop_mount_unavailable, loop_mounted
+from devenv.loopfs import loop_mount_unavailable, loop_mounted
 from neon_emulator.engine.ports import free_port
 from neon_emulator.engine.postgres import PostgresProcess
 from neon_emulator.storage import Storage, StorageError, open_storage

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hack.toolpaths import REPO_ROOT, tool_path, versions
+from devenv.tools import REPO_ROOT, tool_path, versions
 
 CHART_DIR = REPO_ROOT / "charts" / "neon-checkpoints"
 HELM_TIMEOUT = 60.0

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hack.toolpaths import REPO_ROOT
+from devenv.tools import REPO_ROOT
 
 SOURCE = REPO_ROOT / "crds"
 CHART_CRDS = REPO_ROOT / "charts" / "neon-checkpoints" / "crds"

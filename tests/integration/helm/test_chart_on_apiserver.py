@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
+from devenv.controlplane import KubeControlPlane
 from tests.integration.helm.chart import Helm, helm_or_skip, manifests, service_account_user
 
 pytestmark = [pytest.mark.helm, pytest.mark.kube]

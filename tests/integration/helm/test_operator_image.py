@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hack.toolpaths import REPO_ROOT
+from devenv.tools import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "operator" / "Dockerfile"
 PIP_TIMEOUT = 300.0

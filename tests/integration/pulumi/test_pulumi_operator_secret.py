@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hack.localcluster import KubeControlPlane
-from tests.fixtures.emulator import EmulatorServer
-from tests.fixtures.pulumi import PulumiWorkspaceFactory, copy_stack_project
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import EmulatorServer
+from tests.support.pulumi import PulumiWorkspaceFactory, copy_stack_project
 
 pytestmark = [pytest.mark.pulumi, pytest.mark.emulator, pytest.mark.kube, pytest.mark.slow]
 

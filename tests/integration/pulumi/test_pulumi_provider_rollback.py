@@ -13,8 +13,8 @@ from pulumi_stack.neon_stack.access import ProviderError
 from pulumi_stack.neon_stack.database import DatabaseProvider
 from pulumi_stack.neon_stack.project import ProjectProvider
 
+from devenv.emulator import EmulatorServer
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer
 
 pytestmark = pytest.mark.emulator
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devenv.emulator import EmulatorServer
+from devenv.processes import free_port
 from neon_api import NeonClient
-from tests.fixtures.emulator import EmulatorServer, free_port
-from tests.fixtures.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, copy_stack_project
+from tests.support.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, copy_stack_project
 
 pytestmark = [pytest.mark.pulumi, pytest.mark.emulator]
 

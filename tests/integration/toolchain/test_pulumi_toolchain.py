@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, project_virtualenv
+from tests.support.pulumi import PulumiWorkspace, PulumiWorkspaceFactory, project_virtualenv
 
 pytestmark = pytest.mark.pulumi
 

@@ -4,7 +4,7 @@
     etcd + kube-apiserver + kube-controller-manager  ->  CRDs  ->  the operator run by kopf
 
 Every process runs detached with its pid recorded under the work directory, so `stop()` (or
-`python -m hack.environment down DIR`) ends them even from another shell, e.g. after `make demo KEEP=1`.
+`python -m devenv.environment down DIR`) ends them even from another shell, e.g. after `make demo KEEP=1`.
 """
 
 from __future__ import annotations
@@ -15,49 +15,23 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hack import toolpaths
-from hack.localcluster import KubeControlPlane, LocalClusterError, ProcessGroup, free_port
+from devenv import tools
+from devenv.controlplane import KubeControlPlane
+from devenv.emulator import start_emulator
+from devenv.operator_process import start_operator
+from devenv.processes import ProcessGroup
 
-VENV_BIN = Path(sys.executable).parent
-STACK_DIR = toolpaths.REPO_ROOT / "pulumi_stack"
+STACK_DIR = tools.REPO_ROOT / "pulumi_stack"
 STACK_NAME = "demo"
 OPERATOR_NAMESPACE = "neon-checkpoints"
 
 
 class StartupError(RuntimeError):
     """A step of bringing the system up failed; the message says which and where its log is."""
-
-
-def _wait_http(
-    url: str,
-    *,
-    what: str,
-    log: Path,
-    timeout: float,
-    alive: ProcessGroup,
-    name: str,
-    headers: dict[str, str] | None = None,
-) -> None:
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(url, headers=headers or {})
-    while time.monotonic() < deadline:
-        if not alive.alive(name):
-            raise StartupError(f"{what} exited during start-up; see {log}")
-        try:
-            with urllib.request.urlopen(request, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise StartupError(f"{what} did not answer on {url} within {timeout:.0f}s; see {log}")
 
 
 @dataclass
@@ -87,41 +61,15 @@ class LocalEnvironment:
             self.neon_api_url = os.environ["NEON_API_URL"].rstrip("/")
             self.neon_api_key = os.environ["NEON_API_KEY"]
             return
-        port = free_port()
-        self.neon_api_key = "demo-" + secrets.token_hex(16)
-        env = dict(os.environ, NEON_EMULATOR_API_KEY=self.neon_api_key)
-        self.procs.spawn(
-            "emulator",
-            [
-                str(VENV_BIN / "neon-emulator"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(self.workdir / "emulator"),
-            ],
-            env=env,
+        emulator = start_emulator(
+            self.workdir / "emulator", api_key="demo-" + secrets.token_hex(16), group=self.procs
         )
-        base = f"http://127.0.0.1:{port}"
-        _wait_http(
-            f"{base}/admin/status",
-            what="the Neon emulator",
-            log=self.workdir / "emulator.log",
-            timeout=60,
-            alive=self.procs,
-            name="emulator",
-            headers={"Authorization": f"Bearer {self.neon_api_key}"},
-        )
-        self.neon_api_url = f"{base}/api/v2"
+        self.neon_api_key = emulator.api_key
+        self.neon_api_url = emulator.url
 
     # -- Kubernetes ------------------------------------------------------------------------------------------
     def start_kubernetes(self) -> None:
-        try:
-            self.kube.start()
-        except LocalClusterError as exc:
-            raise StartupError(str(exc)) from exc
+        self.kube.start()
 
     def kubectl(self, *args: str, input: str | None = None, timeout: float = 120.0) -> str:
         result = self.kube.kubectl(*args, input=input, check=False, timeout=timeout)
@@ -130,7 +78,7 @@ class LocalEnvironment:
         return result.stdout
 
     def apply_crds(self) -> None:
-        self.kubectl("apply", "-f", str(toolpaths.REPO_ROOT / "crds"))
+        self.kubectl("apply", "-f", str(tools.REPO_ROOT / "crds"))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 
     # -- Pulumi ----------------------------------------------------------------------------------------------
@@ -141,7 +89,7 @@ class LocalEnvironment:
             {
                 # The built kubectl first: the stack writes the operator's Secret with it.
                 "PATH": os.pathsep.join(
-                    [str(toolpaths.bin_dir("pulumi")), str(toolpaths.bin_dir("kube")), env.get("PATH", "")]
+                    [str(tools.bin_dir("pulumi")), str(tools.bin_dir("kube")), env.get("PATH", "")]
                 ),
                 "PULUMI_HOME": str(self.workdir / "pulumi-home"),
                 "PULUMI_BACKEND_URL": f"file://{self.workdir / 'pulumi-state'}",
@@ -160,7 +108,7 @@ class LocalEnvironment:
         # The stack's config lives in the work dir, not beside Pulumi.yaml in the repository.
         uses_config = args[0] in {"config", "up", "preview", "refresh", "destroy"}
         argv = [
-            str(toolpaths.tool_path("pulumi", "pulumi")),
+            str(tools.tool_path("pulumi", "pulumi")),
             "--cwd",
             str(STACK_DIR),
             *args,
@@ -200,33 +148,14 @@ class LocalEnvironment:
 
     # -- the operator ----------------------------------------------------------------------------------------
     def start_operator(self) -> None:
-        port = free_port()
-        env = dict(self.kube.env)
-        env.update(
-            {
-                "NEON_API_URL": self.neon_api_url,
-                "NEON_API_KEY": self.neon_api_key,
-                "META_DATABASE_URL": self.outputs["meta_database_url"],
-                "LOG_LEVEL": "INFO",
-            }
-        )
-        self.procs.spawn(
-            "operator",
-            [
-                str(VENV_BIN / "neon-checkpoints"),
-                "operator",
-                "--liveness",
-                f"http://127.0.0.1:{port}/healthz",
-            ],
-            env=env,
-        )
-        _wait_http(
-            f"http://127.0.0.1:{port}/healthz",
-            what="the operator",
-            log=self.workdir / "operator.log",
-            timeout=90,
-            alive=self.procs,
-            name="operator",
+        start_operator(
+            neon_api_url=self.neon_api_url,
+            neon_api_key=self.neon_api_key,
+            meta_database_url=self.outputs["meta_database_url"],
+            kubeconfig=self.kube.kubeconfig,
+            log_path=self.procs.log_path("operator"),
+            settings={"LOG_LEVEL": "INFO"},
+            group=self.procs,
         )
 
     # -- teardown --------------------------------------------------------------------------------------------
@@ -239,7 +168,7 @@ class LocalEnvironment:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m hack.environment",
+        prog="python -m devenv.environment",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

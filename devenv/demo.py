@@ -4,7 +4,7 @@ An "agent" changes an app's schema and data prompt by prompt; after each prompt 
 YAML and applied with kubectl; then a CheckpointRestore brings version 1 back, and the app sees it through the
 same connection string. Every step prints what the app sees; the end prints the timeline and a summary.
 
-    python -m hack.demo [--keep] [--workdir DIR]
+    python -m devenv.demo [--keep] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Any, TextIO, TypeVar
 
 import psycopg
 
-from hack import toolpaths
-from hack.environment import OPERATOR_NAMESPACE, VENV_BIN, LocalEnvironment, StartupError
+from devenv import tools
+from devenv.environment import OPERATOR_NAMESPACE, LocalEnvironment, StartupError
+from devenv.processes import LocalServerError
 
 T = TypeVar("T")
 APP_NAMESPACE = "demo"
@@ -133,7 +134,7 @@ class Narrator:
         beat.start()
         try:
             yield
-        except (StartupError, subprocess.SubprocessError, psycopg.Error, KeyError) as exc:
+        except (StartupError, LocalServerError, subprocess.SubprocessError, psycopg.Error, KeyError) as exc:
             raise DemoFailed(title, str(exc) or type(exc).__name__, self.logs) from exc
         finally:
             stop.set()
@@ -298,8 +299,8 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
             )
 
     with say.step("The timeline, from the meta database (`neon-checkpoints timeline`)"):
-        argv = [str(VENV_BIN / "neon-checkpoints"), "timeline", "--project-id", result.project_id]
-        meta = {"META_DATABASE_URL": outputs["meta_database_url"], "PATH": str(VENV_BIN)}
+        argv = [str(tools.console_script("neon-checkpoints")), "timeline", "--project-id", result.project_id]
+        meta = {"META_DATABASE_URL": outputs["meta_database_url"], "PATH": str(tools.VENV_BIN)}
         table = subprocess.run(argv, env=meta, capture_output=True, text=True, timeout=60, check=True)
         say.say(textwrap.indent(table.stdout, "     "))
         as_json = subprocess.run(
@@ -316,16 +317,16 @@ def summary(result: DemoResult, total: float) -> str:
 
 
 def keep_instructions(env: LocalEnvironment, result: DemoResult) -> str:
-    kubectl = toolpaths.tool_path("kube", "kubectl")
+    kubectl = tools.tool_path("kube", "kubectl")
     return textwrap.dedent(f"""
         The system is still running (--keep). Try:
           export KUBECONFIG={env.kube.kubeconfig}
           {kubectl} get checkpoints,checkpointrestores -n {APP_NAMESPACE}
           psql "$(cat {env.workdir / "app-database-url"})" -c 'SELECT * FROM contacts'
           META_DATABASE_URL="$(cat {env.workdir / "meta-database-url"})" \\
-            {VENV_BIN / "neon-checkpoints"} timeline --project-id {result.project_id}
+            {tools.console_script("neon-checkpoints")} timeline --project-id {result.project_id}
         Logs: {env.workdir}/*.log
-        Stop it:  {VENV_BIN / "python"} -m hack.environment down {env.workdir}
+        Stop it:  {tools.VENV_BIN / "python"} -m devenv.environment down {env.workdir}
         """)
 
 
@@ -368,7 +369,9 @@ def run_demo(workdir: Path, *, keep: bool = False, out: TextIO = sys.stdout) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m hack.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m devenv.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--keep", action="store_true", help="leave the system running and print how to use it"
@@ -376,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=toolpaths.REPO_ROOT / ".demo",
+        default=tools.REPO_ROOT / ".demo",
         help="logs, data and Pulumi state (default: .demo in the repository)",
     )
     args = parser.parse_args(argv)

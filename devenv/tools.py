@@ -1,13 +1,22 @@
-"""Where the toolchain built by hack/build-tools.sh lives (a cache outside the repo)."""
+"""Where things are: the repository, the virtualenv's console scripts, the toolchain built by
+hack/build-tools.sh (a cache outside the repo) and the PostgreSQL server binaries."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
-HACK_DIR = Path(__file__).resolve().parent
-REPO_ROOT = HACK_DIR.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HACK_DIR = REPO_ROOT / "hack"
+# The virtualenv this Python runs in: its bin/ holds `neon-checkpoints`, `neon-emulator` and `python`.
+VENV_BIN = Path(sys.executable).parent
+
+
+def console_script(name: str) -> Path:
+    """A console script of the project (`neon-checkpoints`, `neon-emulator`) in the running virtualenv."""
+    return VENV_BIN / name
 
 
 def versions() -> dict[str, str]:
