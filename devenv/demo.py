@@ -28,6 +28,7 @@ import psycopg
 from devenv import tools
 from devenv.environment import OPERATOR_NAMESPACE, LocalEnvironment, StartupError
 from devenv.processes import LocalServerError
+from neon_checkpoints.core.tables import render_columns
 
 T = TypeVar("T")
 APP_NAMESPACE = "demo"
@@ -168,11 +169,7 @@ def run_sql(url: str, sql: str, attempts: int = 20) -> None:
 
 
 def render_view(view: AppView) -> str:
-    cells = [list(view.columns)] + [["" if v is None else str(v) for v in row] for row in view.rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(view.columns))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return textwrap.indent("\n".join(lines), "     ")
+    return render_columns(view.columns, view.rows, indent="     ", rule=True)
 
 
 def checkpoint_yaml(prompt: Prompt, project_id: str, branch: str) -> str:
