@@ -161,6 +161,18 @@ class KubeControlPlane:
             timeout=timeout,
         )
 
+    def apply_crds(self, manifests: Path = tools.REPO_ROOT / "crds", *, timeout: float = 60.0) -> None:
+        """`kubectl apply` CRD manifests (a file or a folder) and wait until the apiserver serves each."""
+        self.kubectl("apply", "-f", str(manifests))
+        self.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "-f",
+            str(manifests),
+            f"--timeout={timeout:g}s",
+            timeout=timeout + 10,
+        )
+
     def stop(self) -> None:
         self.procs.stop_all()
 

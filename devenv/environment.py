@@ -78,8 +78,10 @@ class LocalEnvironment:
         return result.stdout
 
     def apply_crds(self) -> None:
-        self.kubectl("apply", "-f", str(tools.REPO_ROOT / "crds"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        try:
+            self.kube.apply_crds()
+        except subprocess.CalledProcessError as exc:
+            raise StartupError(f"applying the CRDs failed: {exc.stderr.strip()}") from None
 
     # -- Pulumi ----------------------------------------------------------------------------------------------
     @property

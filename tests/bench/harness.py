@@ -29,9 +29,8 @@ from devenv.emulator import EmulatorServer, start_emulator
 from devenv.loopfs import loop_mount_unavailable, loop_mounted
 from devenv.operator_process import OperatorProcess, start_operator
 from devenv.postgres import PostgresCluster
-from devenv.tools import REPO_ROOT
 from neon_api import NeonClient
-from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.names import GROUP, VERSION
 
 TIMEOUT = 180.0
 META_DATABASE = "meta"
@@ -225,9 +224,7 @@ def cluster(prefix: str) -> Iterator[Cluster]:
         kube = KubeControlPlane(workdir / "kube")
         kube.start()
         stack.callback(kube.stop)
-        kube.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
-        for crd in (CHECKPOINTS, CHECKPOINT_RESTORES):
-            kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}.{GROUP}", "--timeout=60s")
+        kube.apply_crds()
         meta = PostgresCluster(workdir / "meta")
         # Registered first (a no-op until it runs), so an interrupted start is stopped too.
         stack.callback(meta.stop)

@@ -32,11 +32,7 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
-    kube_cluster.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
-    for crd in ("checkpoints", "checkpointrestores"):
-        kube_cluster.kubectl(
-            "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
-        )
+    kube_cluster.apply_crds()
     return kube_cluster
 
 

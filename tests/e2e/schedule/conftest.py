@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import pytest
 
 from devenv.controlplane import KubeControlPlane
-from devenv.tools import REPO_ROOT
 from tests.e2e.checkpoint.conftest import Harness, eventually, harness, namespace  # noqa: F401  (fixtures)
 
 T = TypeVar("T")
@@ -22,11 +21,7 @@ SCHEDULE_UID_LABEL = "neoncheckpoints.dev/schedule-uid"
 
 @pytest.fixture(scope="session")
 def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
-    kube_cluster.kubectl("apply", "-f", str(REPO_ROOT / "crds"))
-    for crd in ("checkpoints", "checkpointrestores", "checkpointschedules"):
-        kube_cluster.kubectl(
-            "wait", "--for=condition=Established", f"crd/{crd}.neoncheckpoints.dev", "--timeout=30s"
-        )
+    kube_cluster.apply_crds()
     return kube_cluster
 
 

@@ -21,10 +21,7 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def crds(kube_cluster: KubeControlPlane) -> KubeControlPlane:
-    kube_cluster.kubectl("apply", "-f", str(REPO / "crds" / "checkpointschedules.yaml"))
-    kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "crd/checkpointschedules.neoncheckpoints.dev", "--timeout=30s"
-    )
+    kube_cluster.apply_crds(REPO / "crds" / "checkpointschedules.yaml")
     return kube_cluster
 
 
