@@ -136,6 +136,7 @@ class FakeNeon:
         self.faults: list[Fault] = []
         self.effects: dict[str, Callable[[], None]] = {}
         self.stall = False  # operations stay running however often they are polled
+        self.watchers: list[tuple[str, re.Pattern[str], Callable[[httpx.Request], None]]] = []
         self._ids = itertools.count(1)
 
     # -- arranging ----------------------------------------------------------------------------------------
@@ -162,10 +163,18 @@ class FakeNeon:
         """Do the next matching request, then break the connection before the answer arrives."""
         self.faults.append(Fault(method, re.compile(pattern), None, "connection lost", times, apply=True))
 
+    def watch(self, method: str, pattern: str, look: Callable[[httpx.Request], None]) -> None:
+        """Call `look` when a matching request arrives, before Neon acts on it (to see what the flow had
+        recorded by then)."""
+        self.watchers.append((method, re.compile(pattern), look))
+
     # -- serving ------------------------------------------------------------------------------------------
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/api/v2")
+        for method, pattern, look in self.watchers:
+            if request.method == method and pattern.search(path):
+                look(request)
         fault = next((f for f in self.faults if f.matches(request, path)), None)
         if fault is not None:
             fault.times -= 1
@@ -268,6 +277,8 @@ class FakeNeon:
         asked = json.loads(request.content or b"{}")
         target = _branch(project, asked.get("target_branch_id") or snapshot["source_branch_id"])
         finalize = bool(asked.get("finalize_restore"))
+        if not finalize and asked.get("name") and project.branch_named(asked["name"]) is not None:
+            raise Refused(409, f"branch with the provided name {asked['name']!r} already exists")
         restored = project.add_branch(
             target["name"] if finalize else asked.get("name") or self.new_id("restored"),
             default=finalize and target["default"],
