@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from neon_api.models import Branch, Snapshot
+from neon_api.models import Branch, Operation, Snapshot
 from neon_checkpoints.checkpoint.plan import (
     AdoptSnapshot,
     ChangeExpiry,
@@ -15,6 +15,7 @@ from neon_checkpoints.checkpoint.plan import (
     Phase,
     Step,
     TakeSnapshot,
+    adopted_snapshot_operations,
     next_phase,
     pick_default_branch,
     plan_create,
@@ -225,3 +226,54 @@ def test_an_expiry_edit_moves_the_snapshot_expiry_only_when_it_changes_and_lies_
 )
 def test_only_a_ready_checkpoint_has_an_expiry_to_move(phase: Phase | None, snapshot_id: str | None) -> None:
     assert expiry_after_edit({"ttl": "2h"}, None, phase=phase, snapshot_id=snapshot_id) is None
+
+
+def op(id: str, status: str, *, at: dt.timedelta = dt.timedelta(0)) -> Operation:
+    return Operation(
+        id=id,
+        project_id="p-1",
+        branch_id="br-1",
+        endpoint_id=None,
+        action="create_branch",
+        status=status,
+        error=None,
+        failures_count=0,
+        created_at=T0 + at,
+        updated_at=T0 + at,
+    )
+
+
+SECOND = dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("situation", "recorded", "listed", "expected"),
+    [
+        (
+            "operations recorded: those, whatever else the project runs",
+            [{"id": "op-1", "action": "create_branch", "status": "running"}],
+            [op("op-9", "running", at=SECOND)],
+            ["op-1"],
+        ),
+        (
+            "none recorded: the project's unfinished operations since the snapshot",
+            [],
+            [
+                op("op-after", "running", at=SECOND),
+                op("op-same-moment", "scheduling"),
+                op("op-cancelling", "cancelling", at=SECOND),
+                op("op-done", "finished", at=SECOND),
+                op("op-failed-hard", "error", at=SECOND),
+                op("op-before", "running", at=-SECOND),
+            ],
+            ["op-after", "op-same-moment", "op-cancelling"],
+        ),
+        ("none recorded, nothing running", [], [op("op-done", "finished", at=SECOND)], []),
+    ],
+)
+def test_operations_to_wait_for_when_adopting_a_snapshot(
+    situation: str, recorded: list[dict[str, str]], listed: list[Operation], expected: list[str]
+) -> None:
+    entries = adopted_snapshot_operations(SNAPSHOT, recorded, listed)
+    assert [entry["id"] for entry in entries] == expected
+    assert all(set(entry) == {"id", "action", "status"} for entry in entries)

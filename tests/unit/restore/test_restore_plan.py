@@ -8,11 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from neon_api.models import Branch, Database
+from neon_api.models import Branch, Database, Operation
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.names import preview_branch_name
 from neon_checkpoints.restore.plan import (
     CLOCK_SLACK,
+    Adoption,
     AdoptRestore,
     CheckpointView,
     Fail,
@@ -25,10 +26,12 @@ from neon_checkpoints.restore.plan import (
     Wait,
     condition_status,
     duration_seconds,
+    kept_old_branch,
     next_phase,
     pick_database,
     pick_production,
     plan_admission,
+    plan_adoption,
     plan_restore,
 )
 from neon_checkpoints.restore.spec import RestoreSpec
@@ -316,3 +319,94 @@ def test_bad_specs(spec: dict[str, object]) -> None:
 
 def test_preview_secret_defaults_to_the_restore_name() -> None:
     assert RestoreSpec("v2", "Preview").secret_name("look") == "look-preview"
+
+
+# -- adopting an earlier attempt's restore, and the old branch on oldBranchPolicy Delete -------------------
+
+
+def op(id: str, status: str) -> Operation:
+    return Operation(
+        id=id,
+        project_id="p-1",
+        branch_id="br-new",
+        endpoint_id=None,
+        action="create_branch",
+        status=status,
+        error=None,
+        failures_count=0,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+ADOPTED = branch(
+    "br-new", "production", created=T0 + dt.timedelta(seconds=2), restored_from=SNAP, restored_as="br-prod"
+)
+INTENT = Intent(T0, "br-prod")
+RUNNING, FINISHED = op("op-run", "running"), op("op-done", "finished")
+
+
+@pytest.mark.parametrize(
+    ("situation", "listed", "recorded", "expected"),
+    [
+        ("nothing recorded: the project's unfinished operations", [RUNNING, FINISHED], [], (RUNNING,)),
+        ("recorded ids are waited for even once finished", [FINISHED], ["op-done"], ("op-done",)),
+        ("recorded and still running: once", [RUNNING], ["op-run", "op-gone"], (RUNNING, "op-gone")),
+        ("empty recorded ids are skipped", [], ["", "op-gone"], ("op-gone",)),
+        ("nothing at all", [FINISHED], [], ()),
+    ],
+)
+def test_operations_to_wait_for_when_adopting_a_restore(
+    situation: str, listed: list[Operation], recorded: list[str], expected: tuple[object, ...]
+) -> None:
+    adoption = plan_adoption(ADOPTED, intent=INTENT, project_operations=listed, recorded=recorded)
+    assert adoption == Adoption(expected, INTENT)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("situation", "adopted", "intent", "expected"),
+    [
+        ("intent recorded: kept", ADOPTED, INTENT, INTENT),
+        (
+            "a Preview found by name whose intent never reached the meta DB: from its branch",
+            replace(ADOPTED, name=PREVIEW, restored_as="br-prod"),
+            None,
+            Intent(T0 + dt.timedelta(seconds=2), "br-prod"),
+        ),
+        (
+            "and Neon did not say what it restored",
+            replace(ADOPTED, name=PREVIEW, restored_as=None),
+            None,
+            Intent(T0 + dt.timedelta(seconds=2), ""),
+        ),
+    ],
+)
+def test_the_intent_of_an_adopted_restore(
+    situation: str, adopted: Branch, intent: Intent | None, expected: Intent
+) -> None:
+    assert plan_adoption(adopted, intent=intent, project_operations=(), recorded=()).intent == expected
+
+
+@pytest.mark.parametrize(
+    ("situation", "status", "kept"),
+    [
+        ("bad request", 400, True),
+        ("key lacks permission", 403, True),
+        ("branch has children", 409, True),
+        ("precondition failed", 412, True),
+        ("unprocessable", 422, True),
+        ("locked by a running operation: retry", 423, False),
+        ("rate limited: retry", 429, False),
+        ("server error: retry", 500, False),
+        ("unavailable: retry", 503, False),
+    ],
+)
+def test_which_refusals_keep_the_old_branch(situation: str, status: int, kept: bool) -> None:
+    note = kept_old_branch(status, "branch has children")
+    if kept:
+        assert (
+            note
+            == f"; the replaced branch was kept: Neon refused to delete it ({status}: branch has children)"
+        )
+    else:
+        assert note is None

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import kopf
 
 from neon_api import AsyncNeonClient, errors
-from neon_api.models import Branch, Operation, Snapshot
+from neon_api.models import Branch, Snapshot
 from neon_checkpoints import names
 from neon_checkpoints.checkpoint.plan import (
     AdoptSnapshot,
@@ -24,7 +24,9 @@ from neon_checkpoints.checkpoint.plan import (
     Phase,
     Step,
     TakeSnapshot,
+    adopted_snapshot_operations,
     next_phase,
+    operation_entries,
     pick_default_branch,
     plan_create,
     plan_expiry_change,
@@ -45,10 +47,6 @@ from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
 CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
     Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED
 )
-
-
-def _ops(operations: tuple[Operation, ...]) -> list[dict[str, str]]:
-    return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]
 
 
 def _time(moment: dt.datetime | None) -> str | None:
@@ -100,17 +98,13 @@ class CheckpointFlow(Flow):
                     project, branch_id, name=snapshot_name, expires_at=expires_at
                 )
                 crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
-                snapshot, recorded_ops = accepted.value, _ops(accepted.operations)
+                snapshot, recorded_ops = accepted.value, operation_entries(accepted.operations)
                 self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
             case AdoptSnapshot(snapshot=snapshot):
-                # Made by an earlier attempt: wait for the operations it recorded, or, if it died before
-                # recording them, for whatever the project started since the snapshot (a rare path).
-                recorded_ops = list(self.status.get("operations") or [])
-                if not recorded_ops:
-                    recent = await client.list_operations(project)
-                    recorded_ops = _ops(
-                        tuple(op for op in recent if op.in_progress and op.created_at >= snapshot.created_at)
-                    )
+                # Made by an earlier attempt: the project's operations matter only if it recorded none.
+                recorded = self.status.get("operations") or []
+                listed = () if recorded else await client.list_operations(project)
+                recorded_ops = adopted_snapshot_operations(snapshot, recorded, listed)
                 self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
         resolved = observed.branch.name if observed.branch else self.status.get("branch")
         branch_name = spec.branch or resolved or ""
@@ -154,7 +148,7 @@ class CheckpointFlow(Flow):
             Step.OPERATIONS_FINISHED,
             "SnapshotReady",
             f"snapshot {snapshot.id} of branch {branch_name} is ready",
-            operations=_ops(finished),
+            operations=operation_entries(finished),
             lsn=snapshot.lsn,
             timestamp=_time(snapshot.timestamp),
             createdAt=_time(snapshot.created_at),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from neon_api.models import Branch, Snapshot
+from neon_api.models import Branch, Operation, Snapshot
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 
 
@@ -77,6 +78,29 @@ def plan_create(
             "InvalidExpiry", f"spec.expiresAt {expires_at.isoformat()} is not after the creation time"
         )
     return TakeSnapshot(observed.branch.id, snapshot_name, expires_at)
+
+
+def operation_entries(operations: Iterable[Operation]) -> list[dict[str, str]]:
+    """Operations as status lists them."""
+    return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]
+
+
+def adopted_snapshot_operations(
+    snapshot: Snapshot,
+    recorded: Sequence[Mapping[str, str]],
+    project_operations: Sequence[Operation] = (),
+) -> list[dict[str, str]]:
+    """What to wait for when adopting a snapshot an earlier attempt made (`AdoptSnapshot`).
+
+    The operations that attempt recorded in status; if it died before recording them (`recorded` empty),
+    the project's operations still in progress that started since the snapshot (`project_operations`: the
+    project's listing, which the flow asks Neon for only then; a rare path). Older ones are not this
+    snapshot's."""
+    if recorded:
+        return [dict(entry) for entry in recorded]
+    return operation_entries(
+        op for op in project_operations if op.in_progress and op.created_at >= snapshot.created_at
+    )
 
 
 def pick_default_branch(branches: list[Branch]) -> Branch | None:

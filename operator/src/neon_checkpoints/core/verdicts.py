@@ -12,3 +12,12 @@ class Verdict:
     reason: str
     message: str
     delay: float = 0.0
+
+
+# Neon's 4xx answers that mean "not now" rather than "no": 423 (a conflicting operation runs), 429.
+NOT_NOW_STATUSES = frozenset({423, 429})
+
+
+def is_refusal_status(status: int) -> bool:
+    """Neon said no for good (a 4xx other than 423/429): asking again would get the same answer."""
+    return 400 <= status < 500 and status not in NOT_NOW_STATUSES

@@ -43,16 +43,18 @@ from neon_checkpoints.restore.plan import (
     branch_label,
     condition_status,
     duration_seconds,
+    kept_old_branch,
     next_phase,
     pick_database,
     pick_production,
     plan_admission,
+    plan_adoption,
     plan_restore,
 )
 from neon_checkpoints.restore.spec import RestoreSpec
 from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.credentials import checkpoint_key
-from neon_checkpoints.runtime.errors import EXPECTED, classify, is_refusal, to_kopf
+from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
@@ -207,15 +209,13 @@ class RestoreFlow(Flow):
                 branch, operations, intent = await self._issue(action, checkpoint, client)
             case AdoptRestore(branch=branch):
                 self.logger.info("restore already requested by an earlier attempt: branch %s", branch.id)
-                # Under the project lock every unfinished operation is this restore's (or Neon's own).
-                pending = [op for op in await client.list_operations(project) if op.in_progress]
-                recorded = [op_id for op_id in (row.operation_ids if row else []) if op_id]
-                operations = (
-                    *pending,
-                    *(op_id for op_id in recorded if op_id not in {p.id for p in pending}),
+                adoption = plan_adoption(
+                    branch,
+                    intent=intent,
+                    project_operations=await client.list_operations(project),
+                    recorded=row.operation_ids if row else (),
                 )
-                if intent is None:  # a Preview found by name whose intent never reached the meta DB
-                    intent = Intent(branch.created_at, branch.restored_as or "")
+                operations, intent = adoption.operations, adoption.intent
                 await self.status.record(
                     RestoreStep.REQUESTED,
                     "RestoreAccepted",
@@ -346,10 +346,11 @@ class RestoreFlow(Flow):
         try:
             operations = await client.delete_branch(project, branch_id)
         except errors.NeonClientError as exc:
-            if not is_refusal(exc):
+            kept = kept_old_branch(exc.status, exc.message)
+            if kept is None:
                 raise
             self.logger.warning("could not delete the replaced branch %s: %s", branch_id, exc.message)
-            return f"; the replaced branch was kept: Neon refused to delete it ({exc.status}: {exc.message})"
+            return kept
         await client.wait_for_operations(
             project,
             operations,

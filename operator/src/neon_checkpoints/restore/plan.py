@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from neon_api.models import Branch, Database
+from neon_api.models import Branch, Database, Operation
+from neon_checkpoints.core.verdicts import is_refusal_status
 from neon_checkpoints.names import PREVIEW_BRANCH_PREFIX
 from neon_checkpoints.restore.spec import Mode
 
@@ -207,6 +208,45 @@ def find_earlier_restore(
         and not b.name.startswith(PREVIEW_BRANCH_PREFIX)
     ]
     return min(candidates, key=lambda b: b.created_at, default=None)
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """How to finish a restore an earlier attempt requested: what to wait for, and when it started."""
+
+    operations: tuple[Operation | str, ...]
+    intent: Intent
+
+
+def plan_adoption(
+    branch: Branch,
+    *,
+    intent: Intent | None,
+    project_operations: Sequence[Operation],
+    recorded: Sequence[str],
+) -> Adoption:
+    """For `AdoptRestore(branch)`. Under the project lock every unfinished operation of the project is this
+    restore's (or Neon's own): wait for those, and for the ids the meta row recorded (by id: they may have
+    finished and left the listing's in-progress part). A Preview found by name whose intent never reached
+    the meta DB takes one from its branch: started when Neon made it, aimed at the branch it restored."""
+    pending = [op for op in project_operations if op.in_progress]
+    seen = {op.id for op in pending}
+    operations: tuple[Operation | str, ...] = (
+        *pending,
+        *(op_id for op_id in recorded if op_id and op_id not in seen),
+    )
+    if intent is None:
+        intent = Intent(branch.created_at, branch.restored_as or "")
+    return Adoption(operations, intent)
+
+
+def kept_old_branch(status: int, message: str) -> str | None:
+    """oldBranchPolicy Delete, once the restore itself has succeeded: a refusal of the delete (any 4xx but
+    423/429, e.g. the branch has children) keeps the replaced branch, and this says so for the restore's
+    message. None: not a refusal, so the failure propagates and the resumed flow tries the delete again."""
+    if not is_refusal_status(status):
+        return None
+    return f"; the replaced branch was kept: Neon refused to delete it ({status}: {message})"
 
 
 def branch_label(branch: str | None) -> str:

@@ -10,7 +10,7 @@ import kopf
 import psycopg
 
 from neon_api import errors
-from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.core.verdicts import Verdict, is_refusal_status
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.runtime.kube import KubeError, SecretUnavailable
 
@@ -62,7 +62,7 @@ def classify(exc: BaseException, *, subject: str) -> Verdict:
 
 def is_refusal(exc: BaseException) -> bool:
     """Neon said no for good (a 4xx other than 423/429): asking again would get the same answer."""
-    return isinstance(exc, errors.NeonClientError) and exc.status not in (423, 429)
+    return isinstance(exc, errors.NeonClientError) and is_refusal_status(exc.status)
 
 
 def to_kopf(verdict: Verdict) -> kopf.TemporaryError | kopf.PermanentError:

@@ -1,28 +1,16 @@
-"""What flow tests run on instead of a cluster: a fake Kube (objects, Secrets, status patches and Events
-recorded), Neon answers through httpx.MockTransport (every request recorded with the key it carried), and the
-real meta store on the suite's PostgreSQL. The flows themselves run unchanged, without kopf."""
+"""The cluster as a dict: a `Kube` whose objects, Secrets, status patches and Events stay in the process."""
 
 from __future__ import annotations
 
-import base64
 import copy
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
 
-import httpx
 import kopf
 
-from neon_api import AsyncNeonClient, OperationPace, RetryPolicy
-from neon_checkpoints.meta import MetaStore
 from neon_checkpoints.names import GROUP, VERSION
-from neon_checkpoints.runtime.credentials import Credentials
 from neon_checkpoints.runtime.kube import AlreadyExists, Kube, SecretUnavailable
-from neon_checkpoints.runtime.runtime import Runtime
-from neon_checkpoints.settings import Settings
-
-BASE_URL = "https://neon.test/api/v2"
-DEFAULT_KEY = "napi_operator_default_key"
 
 
 @dataclass(frozen=True)
@@ -30,6 +18,39 @@ class PostedEvent:
     type: str
     reason: str
     message: str
+
+
+def raw_object(
+    kind: str,
+    name: str,
+    spec: dict[str, Any],
+    *,
+    uid: str,
+    namespace: str = "apps",
+    status: dict[str, Any] | None = None,
+    generation: int = 1,
+    created: str = "2026-12-01T10:00:00Z",
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid,
+            "generation": generation,
+            "creationTimestamp": created,
+        },
+        "spec": spec,
+    }
+    if status is not None:
+        raw["status"] = status
+    return raw
+
+
+def body(kind: str, name: str, spec: dict[str, Any], *, uid: str, namespace: str = "apps") -> kopf.Body:
+    """A kopf Body as handlers receive it (kopf's own view class over the raw object)."""
+    return kopf.Body(cast(Any, raw_object(kind, name, spec, uid=uid, namespace=namespace)))
 
 
 class FakeKube(Kube):
@@ -50,6 +71,32 @@ class FakeKube(Kube):
         meta = obj["metadata"]
         self.objects[(plural, meta["namespace"], meta["name"])] = obj
         return obj
+
+    def apply(
+        self,
+        plural: str,
+        kind: str,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        uid: str,
+        namespace: str = "apps",
+        created: str = "2026-12-01T10:00:00Z",
+    ) -> kopf.Body:
+        """Store a new resource (as `kubectl apply` would) and return the Body its create handler gets."""
+        self.put(plural, raw_object(kind, name, spec, uid=uid, namespace=namespace, created=created))
+        return self.body_of(plural, name, namespace)
+
+    def body_of(self, plural: str, name: str, namespace: str = "apps") -> kopf.Body:
+        """The Body the next handler run gets: the stored object, with every status patch so far."""
+        return kopf.Body(cast(Any, copy.deepcopy(self.objects[(plural, namespace, name)])))
+
+    def status_of(self, plural: str, name: str, namespace: str = "apps") -> dict[str, Any]:
+        return dict(self.objects[(plural, namespace, name)].get("status") or {})
+
+    def condition(self, plural: str, name: str, type: str, namespace: str = "apps") -> dict[str, Any]:
+        conditions = self.status_of(plural, name, namespace).get("conditions") or []
+        return next(c for c in conditions if c.get("type") == type)
 
     async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.objects.get((plural, namespace, name))
@@ -102,88 +149,3 @@ class FakeKube(Kube):
     async def delete_secret(self, namespace: str, name: str) -> None:
         self.secrets.pop((namespace, name), None)
         self.secret_owners.pop((namespace, name), None)
-
-
-@dataclass
-class NeonCalls:
-    """Every request the flows sent, with the API key it carried."""
-
-    seen: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, key)
-
-    def api_keys(self) -> set[str]:
-        return {key for _, _, key in self.seen}
-
-
-def neon_transport(
-    handle: Callable[[httpx.Request], httpx.Response], calls: NeonCalls
-) -> httpx.MockTransport:
-    def recording(request: httpx.Request) -> httpx.Response:
-        key = request.headers.get("authorization", "").removeprefix("Bearer ")
-        calls.seen.append((request.method, request.url.path.removeprefix("/api/v2"), key))
-        return handle(request)
-
-    return httpx.MockTransport(recording)
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "neon_api_url": BASE_URL,
-        "neon_api_key": DEFAULT_KEY,
-        "meta_database_url": "postgresql://unused",
-        "project_lock_wait": 2.0,
-        "operation_timeout": 5.0,
-        **overrides,
-    }
-    return Settings(**values)
-
-
-async def open_runtime(
-    meta_dsn: str,
-    kube: FakeKube,
-    handle: Callable[[httpx.Request], httpx.Response],
-    calls: NeonCalls,
-    **setting_overrides: Any,
-) -> AsyncIterator[Runtime]:
-    """A Runtime as the operator builds one, on fakes at the network edge; use with `async for`."""
-    config = settings(**setting_overrides)
-    store = await MetaStore.open(meta_dsn, max_size=4)
-    transport = neon_transport(handle, calls)
-
-    def connect(key: str) -> AsyncNeonClient:
-        return AsyncNeonClient(BASE_URL, key, transport=transport, retry=RetryPolicy(max_elapsed=0))
-
-    default = connect(DEFAULT_KEY)
-    runtime = Runtime(
-        settings=config,
-        store=store,
-        kube=kube,
-        neon=default,
-        credentials=Credentials(kube, store, default, connect),
-        pace=OperationPace(0.02),
-    )
-    try:
-        yield runtime
-    finally:
-        await default.aclose()
-        await store.close()
-
-
-def body(kind: str, name: str, spec: dict[str, Any], *, uid: str, namespace: str = "apps") -> kopf.Body:
-    """A kopf Body as handlers receive it (kopf's own view class over the raw object)."""
-    raw = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": kind,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": uid,
-            "generation": 1,
-            "creationTimestamp": "2026-12-01T10:00:00Z",
-        },
-        "spec": spec,
-    }
-    return kopf.Body(raw)
-
-
-def secret_data(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
