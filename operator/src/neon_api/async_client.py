@@ -80,9 +80,13 @@ class AsyncNeonClient:
     async def _send_all(self, requests: tuple[Request, ...]) -> tuple[Response, ...]:
         if len(requests) <= 1:
             return tuple([await self._send(request) for request in requests])
-        # A TaskGroup cancels the other polls as soon as one fails.
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._send(request)) for request in requests]
+        # A TaskGroup cancels the other polls as soon as one fails. What failed is re-raised as itself, not
+        # wrapped in an ExceptionGroup: callers catch this client's one exception tree (NeonError).
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._send(request)) for request in requests]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
         return tuple(task.result() for task in tasks)
 
     async def _send(self, request: Request) -> Response:

@@ -233,16 +233,8 @@ async def test_a_refused_snapshot_fails_with_the_reason(
     ("where", "pattern", "phase"),
     [
         ("taking the snapshot", "/snapshot$", "Pending"),
-        pytest.param(
-            "waiting for its operations",
-            "/operations/",
-            "Creating",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="AsyncNeonClient polls several operations in a TaskGroup: one failed poll surfaces as "
-                "an ExceptionGroup, which classify() does not know, so no verdict reaches status",
-            ),
-        ),
+        # Several operations are polled at once: one failed poll must still reach status as itself.
+        ("waiting for its operations", "/operations/", "Creating"),
     ],
 )
 async def test_a_passing_failure_is_retried_in_the_same_phase_and_the_retry_finishes(

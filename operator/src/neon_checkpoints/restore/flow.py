@@ -17,6 +17,7 @@ import kopf
 
 from neon_api import AsyncNeonClient, errors
 from neon_api.models import Branch, Operation
+from neon_checkpoints.checkpoint.plan import operation_entries
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.times import precise_time, utcnow
@@ -65,10 +66,6 @@ RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
 
 # How often a restore looks again at a Checkpoint that is not Ready yet.
 CHECKPOINT_POLL = 1.0
-
-
-def _ops(operations: tuple[Operation, ...]) -> list[dict[str, str]]:
-    return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]
 
 
 def checkpoint_view(body: dict[str, Any]) -> CheckpointView:
@@ -286,7 +283,7 @@ class RestoreFlow(Flow):
             RestoreStep.REQUESTED,
             "RestoreAccepted",
             f"restore accepted by Neon (branch {result.branch.id}); waiting for its operations",
-            operations=_ops(result.operations),
+            operations=operation_entries(result.operations),
         )
         return result.branch, result.operations, Intent(started, action.target_branch_id)
 
@@ -335,7 +332,7 @@ class RestoreFlow(Flow):
             "Restored",
             message,
             **fields,
-            operations=_ops(finished),
+            operations=operation_entries(finished),
             completedAt=precise_time(completed),
             durationSeconds=duration_seconds(intent.started_at, completed),
         )
