@@ -8,10 +8,7 @@ the meta row is an upsert keyed by uid.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from typing import Any, NoReturn
-
-import kopf
+from typing import NoReturn
 
 from neon_api import AsyncNeonClient, errors
 from neon_api.models import Branch, Snapshot
@@ -41,8 +38,7 @@ from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
-from neon_checkpoints.runtime.runtime import Runtime
-from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
+from neon_checkpoints.runtime.status import PhaseRules
 
 CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
     Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED
@@ -54,18 +50,9 @@ def _time(moment: dt.datetime | None) -> str | None:
 
 
 class CheckpointFlow(Flow):
+    plural = CHECKPOINTS
+    phases = CHECKPOINT_PHASES
     queued_step = Step.QUEUED
-
-    def __init__(
-        self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
-    ):
-        self.runtime = runtime
-        self.body = body
-        self.logger = logger
-        self.status = StatusWriter(runtime.kube, CHECKPOINTS, body, CHECKPOINT_PHASES)
-        self.uid = body.metadata.uid or ""
-        self.namespace = body.metadata.namespace or ""
-        self.name = body.metadata.name or ""
 
     # -- create ---------------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ from neon_checkpoints.runtime.credentials import checkpoint_key
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.runtime import Runtime
-from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
+from neon_checkpoints.runtime.status import PhaseRules
 
 RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
     RestorePhase, next_phase, "Succeeded", condition_status, failed=RestorePhase.FAILED
@@ -97,18 +97,14 @@ def _view_of_row(row: CheckpointRow) -> CheckpointView:
 
 
 class RestoreFlow(Flow):
+    plural = CHECKPOINT_RESTORES
+    phases = RESTORE_PHASES
     queued_step = RestoreStep.QUEUED
 
     def __init__(
         self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
-    ):
-        self.runtime = runtime
-        self.body = body
-        self.logger = logger
-        self.status = StatusWriter(runtime.kube, CHECKPOINT_RESTORES, body, RESTORE_PHASES)
-        self.uid = body.metadata.uid or ""
-        self.namespace = body.metadata.namespace or ""
-        self.name = body.metadata.name or ""
+    ) -> None:
+        super().__init__(runtime, body, logger)
         # The meta row's identity, known once the Checkpoint is: failures after that are recorded in it.
         self._record: RestoreRecord | None = None
 

@@ -4,23 +4,38 @@ that serializes mutating flows on one Neon project (its waiting shows as phase Q
 from __future__ import annotations
 
 import contextlib
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Any, ClassVar, NoReturn
 
+import kopf
+
 from neon_api import AsyncNeonClient
 from neon_checkpoints.core.secrets import SecretRef
 from neon_checkpoints.core.verdicts import Verdict
 from neon_checkpoints.runtime.runtime import Runtime
-from neon_checkpoints.runtime.status import StatusWriter
+from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
 
 
 class Flow(ABC):
-    runtime: Runtime
-    namespace: str
-    status: StatusWriter[Any, Any]
+    """One run of a kind's flow on one object: what it is, where its status goes, and its shared steps."""
+
+    plural: ClassVar[str]
+    phases: ClassVar[PhaseRules[Any, Any]]
     queued_step: ClassVar[StrEnum]  # the step recorded while waiting for the project lock
+
+    def __init__(
+        self, runtime: Runtime, body: kopf.Body, logger: logging.Logger | logging.LoggerAdapter[Any]
+    ) -> None:
+        self.runtime = runtime
+        self.body = body
+        self.logger = logger
+        self.status: StatusWriter[Any, Any] = StatusWriter(runtime.kube, self.plural, body, self.phases)
+        self.uid = body.metadata.uid or ""
+        self.namespace = body.metadata.namespace or ""
+        self.name = body.metadata.name or ""
 
     @abstractmethod
     async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
