@@ -21,6 +21,10 @@ from neon_checkpoints.names import GROUP, VERSION
 
 T = TypeVar("T")
 
+# Connections to the apiserver, kept alive (see from_environment); the sync client this replaced ran in the
+# default thread pool, six threads on two cores.
+POOL_SIZE = 6
+
 
 class KubeError(Exception):
     """A Kubernetes API call failed; `status` is None for transport failures."""
@@ -69,6 +73,9 @@ class Kube:
     async def from_environment(cls) -> Kube:
         """In-cluster service account, else $KUBECONFIG / ~/.kube/config (as kopf itself does)."""
         configuration = client.Configuration()
+        # A few kept-alive connections serve every flow: with the client's default of 100, a burst opens
+        # up to 100 TLS connections to the apiserver, and their handshakes cost more than the calls.
+        configuration.connection_pool_maxsize = POOL_SIZE
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except config.ConfigException:
@@ -150,33 +157,68 @@ class Kube:
             raise SecretUnavailable("SecretKeyMissing", f"Secret {namespace}/{name} has no key {key!r}")
         return base64.b64decode(data[key]).decode().strip()
 
-    async def apply_secret(
-        self, namespace: str, name: str, data: Mapping[str, str], *, owner: Mapping[str, Any]
+    async def secret_owners(self, namespace: str, name: str) -> tuple[str, ...] | None:
+        """The uids that own a Secret (its ownerReferences), or None when there is no such Secret."""
+        try:
+            secret = await _call(
+                f"read Secret {namespace}/{name}", self._core.read_namespaced_secret(name, namespace)
+            )
+        except NotFound:
+            return None
+        return tuple(ref.uid for ref in (secret.metadata.owner_references or []))
+
+    async def write_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: Mapping[str, str],
+        *,
+        owner: Mapping[str, Any],
+        labels: Mapping[str, str],
+        replace: bool,
     ) -> None:
-        """Create or replace an Opaque Secret owned by `owner` (an ownerReference, JSON shape)."""
+        """Create an Opaque Secret owned by `owner` (an ownerReference, JSON shape), or, with `replace`,
+        replace it (the caller has checked that it is `owner`'s). A create that meets an existing Secret
+        raises AlreadyExists and changes nothing."""
         body = client.V1Secret(
             api_version="v1",
             kind="Secret",
             metadata=client.V1ObjectMeta(
-                name=name, namespace=namespace, owner_references=[client.V1OwnerReference(**_owner(owner))]
+                name=name,
+                namespace=namespace,
+                labels=dict(labels),
+                owner_references=[client.V1OwnerReference(**_owner(owner))],
             ),
             type="Opaque",
             string_data=dict(data),
         )
         action = f"write Secret {namespace}/{name}"
-        try:
-            await _call(action, self._core.create_namespaced_secret(namespace, body))
-        except AlreadyExists:
+        if replace:
             await _call(action, self._core.replace_namespaced_secret(name, namespace, body))
+        else:
+            await _call(action, self._core.create_namespaced_secret(namespace, body))
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
-        """Delete a Secret; one already gone is fine."""
+    async def delete_owned_secret(self, namespace: str, name: str, *, owner_uid: str) -> bool:
+        """Delete a Secret if `owner_uid` owns it (never another's); False when absent or not owned."""
+        action = f"delete Secret {namespace}/{name}"
+        try:
+            secret = await _call(action, self._core.read_namespaced_secret(name, namespace))
+        except NotFound:
+            return False
+        if owner_uid not in {ref.uid for ref in (secret.metadata.owner_references or [])}:
+            return False
+        # The precondition makes sure it is the Secret just checked, not one made under its name since.
+        preconditions = client.V1Preconditions(uid=secret.metadata.uid)
         try:
             await _call(
-                f"delete Secret {namespace}/{name}", self._core.delete_namespaced_secret(name, namespace)
+                action,
+                self._core.delete_namespaced_secret(
+                    name, namespace, body=client.V1DeleteOptions(preconditions=preconditions)
+                ),
             )
-        except NotFound:
-            return
+        except (NotFound, AlreadyExists):  # gone meanwhile, or replaced (409 on the precondition)
+            return False
+        return True
 
 
 def _owner(owner: Mapping[str, Any]) -> dict[str, Any]:
