@@ -20,6 +20,9 @@ SCHEDULE_LABEL = f"{GROUP}/schedule"
 SCHEDULE_UID_LABEL = f"{GROUP}/schedule-uid"
 SCHEDULED_TIME_ANNOTATION = f"{GROUP}/scheduled-time"
 
+# On the Secrets the operator writes (a Preview's connection URI): which CheckpointRestore owns it.
+RESTORE_UID_LABEL = f"{GROUP}/restore-uid"
+
 PREVIEW_BRANCH_PREFIX = "preview-"
 
 

@@ -60,7 +60,9 @@ class FakeKube(Kube):
     def __init__(self) -> None:  # no API client: nothing here leaves the process
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
-        self.secret_owners: dict[tuple[str, str], Mapping[str, Any]] = {}
+        # The ownerReference and labels of each Secret the operator wrote (absent: made by someone else).
+        self.secret_owner_refs: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self.secret_labels: dict[tuple[str, str], Mapping[str, str]] = {}
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
         self.events: list[PostedEvent] = []
 
@@ -140,12 +142,33 @@ class FakeKube(Kube):
             raise SecretUnavailable("SecretKeyMissing", f"Secret {namespace}/{name} has no key {key!r}")
         return data[key]
 
-    async def apply_secret(
-        self, namespace: str, name: str, data: Mapping[str, str], *, owner: Mapping[str, Any]
-    ) -> None:
-        self.secrets[(namespace, name)] = dict(data)
-        self.secret_owners[(namespace, name)] = dict(owner)
+    async def secret_owners(self, namespace: str, name: str) -> tuple[str, ...] | None:
+        if (namespace, name) not in self.secrets:
+            return None
+        owner = self.secret_owner_refs.get((namespace, name))
+        return (owner["uid"],) if owner else ()
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
-        self.secrets.pop((namespace, name), None)
-        self.secret_owners.pop((namespace, name), None)
+    async def write_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: Mapping[str, str],
+        *,
+        owner: Mapping[str, Any],
+        labels: Mapping[str, str],
+        replace: bool,
+    ) -> None:
+        if not replace and (namespace, name) in self.secrets:
+            raise AlreadyExists(f"create Secret {namespace}/{name}", 409)
+        self.secrets[(namespace, name)] = dict(data)
+        self.secret_owner_refs[(namespace, name)] = dict(owner)
+        self.secret_labels[(namespace, name)] = dict(labels)
+
+    async def delete_owned_secret(self, namespace: str, name: str, *, owner_uid: str) -> bool:
+        owner = self.secret_owner_refs.get((namespace, name))
+        if owner is None or owner["uid"] != owner_uid:
+            return False
+        del self.secrets[(namespace, name)]
+        del self.secret_owner_refs[(namespace, name)]
+        self.secret_labels.pop((namespace, name), None)
+        return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from neon_checkpoints.checkpoint.flow import CheckpointFlow
 from neon_checkpoints.core.times import utcnow
 from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, preview_branch_name
 from neon_checkpoints.restore.flow import RestoreFlow
+from neon_checkpoints.restore.spec import RestoreSpec
 from tests.unit.flowkit import DEFAULT_KEY, FakeProject, World, raw_object
 from tests.unit.flowkit.neon import stamp
 
@@ -343,7 +345,7 @@ async def test_fresh_preview_makes_a_branch_under_its_name_and_a_secret_owned_by
     data = world.kube.secrets[("apps", "back-to-v1-preview")]
     assert data["branchId"] == preview["id"]
     assert data["uri"] == f"postgresql://app_owner:pw@ep-{preview['id']}.fake.neon.test/appdb?sslmode=require"
-    owner = world.kube.secret_owners[("apps", "back-to-v1-preview")]
+    owner = world.kube.secret_owner_refs[("apps", "back-to-v1-preview")]
     assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
         "CheckpointRestore",
         "back-to-v1",
@@ -404,3 +406,57 @@ async def test_deleting_a_preview_deletes_its_branch_and_secret(world: World) ->
     ]
     assert project.branch_named(PREVIEW) is None
     assert ("apps", "back-to-v1-preview") not in world.kube.secrets
+
+
+# -- the Preview's Secret is its own ---------------------------------------------------------------------
+
+
+async def test_a_preview_naming_another_secret_fails_before_neon_and_leaves_it_untouched(
+    world: World,
+) -> None:
+    await ready_checkpoint(world)
+    world.kube.secrets[("apps", "victim")] = {"password": "hunter2"}
+    apply_restore(world, mode="Preview", previewSecretName="victim")
+
+    with pytest.raises(kopf.PermanentError):
+        await flow(world).create()
+
+    assert (status(world)["phase"], succeeded(world)["reason"]) == ("Failed", "SecretNameTaken")
+    assert "apps/victim" in status(world)["message"]
+    assert restore_posts(world) == [], "nothing was asked of Neon"
+    assert world.kube.secrets[("apps", "victim")] == {"password": "hunter2"}
+    assert ("apps", "victim") not in world.kube.secret_owner_refs
+
+    await flow(world).delete()
+    assert world.kube.secrets[("apps", "victim")] == {"password": "hunter2"}, "deleting it deletes no Secret"
+
+
+async def test_a_secret_taken_after_the_check_is_never_overwritten(world: World) -> None:
+    project = await ready_checkpoint(world)
+    apply_restore(world, mode="Preview")
+    # Someone creates the Secret between the admission check and the write.
+    world.neon.watch(
+        "POST", "/restore$", lambda _: world.kube.secrets.update({("apps", "back-to-v1-preview"): {}})
+    )
+
+    with pytest.raises(kopf.PermanentError):
+        await flow(world).create()
+    assert succeeded(world)["reason"] == "SecretNameTaken"
+    assert world.kube.secrets[("apps", "back-to-v1-preview")] == {}
+    assert ("apps", "back-to-v1-preview") not in world.kube.secret_owner_refs
+    # The preview branch was made; deleting the restore removes it (and no Secret).
+    assert project.branch_named(PREVIEW) is not None
+    await flow(world).delete()
+    assert project.branch_named(PREVIEW) is None
+    assert world.kube.secrets[("apps", "back-to-v1-preview")] == {}
+
+
+def test_the_default_secret_name_fits_kubernetes_for_any_restore_name() -> None:
+    spec = RestoreSpec.from_dict({"checkpointRef": {"name": "v1"}, "mode": "Preview"})
+    assert spec.secret_name("back-to-v1") == "back-to-v1-preview"
+    long_a, long_b = "a" * 250, "a" * 249 + "b"
+    names = {spec.secret_name(long_a), spec.secret_name(long_b)}
+    assert len(names) == 2, "names cut to fit stay distinct"
+    for name in names:
+        assert len(name) <= 253 and name.endswith("-preview")
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name)

@@ -28,6 +28,7 @@ from neon_checkpoints.names import (
     CHECKPOINT_RESTORES,
     CHECKPOINTS,
     RESTORE_KIND,
+    RESTORE_UID_LABEL,
     preview_branch_name,
 )
 from neon_checkpoints.restore.plan import (
@@ -50,6 +51,7 @@ from neon_checkpoints.restore.plan import (
     pick_production,
     plan_admission,
     plan_adoption,
+    plan_preview_secret,
     plan_restore,
 )
 from neon_checkpoints.restore.spec import RestoreSpec
@@ -57,6 +59,7 @@ from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.credentials import checkpoint_key
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
+from neon_checkpoints.runtime.kube import AlreadyExists
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules
 
@@ -121,6 +124,9 @@ class RestoreFlow(Flow):
         try:
             found = await self.runtime.kube.get(CHECKPOINTS, self.namespace, spec.checkpoint)
             begun = await self._begun()
+            if spec.mode == "Preview":
+                # Before anything is asked of Neon: a Secret name that is someone else's stops it here.
+                await self._may_write_secret(spec)
         except EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject="the meta database"))
         view = checkpoint_view(found) if found else None
@@ -373,8 +379,32 @@ class RestoreFlow(Flow):
             "controller": True,
         }
         data = {"uri": uri, "branchId": branch.id, "database": database.name, "role": database.owner_name}
-        await self.runtime.kube.apply_secret(self.namespace, name, data, owner=owner)
+        replace = await self._may_write_secret(spec)
+        try:
+            await self.runtime.kube.write_secret(
+                self.namespace,
+                name,
+                data,
+                owner=owner,
+                labels={RESTORE_UID_LABEL: self.uid},
+                replace=replace,
+            )
+        except AlreadyExists:
+            # Made by someone else since we looked: look again on the retry (never overwrite it).
+            await self._fail_or_retry(
+                Verdict(True, "SecretNameTaken", f"Secret {name} appeared meanwhile; looking again", 1.0)
+            )
         return name
+
+    async def _may_write_secret(self, spec: RestoreSpec) -> bool:
+        """Whether the Preview's Secret is to be replaced (True) or created (False); fails the restore
+        when its name is another's Secret."""
+        name = spec.secret_name(self.name)
+        owners = await self.runtime.kube.secret_owners(self.namespace, name)
+        decision = plan_preview_secret(owners, restore_uid=self.uid, name=f"{self.namespace}/{name}")
+        if isinstance(decision, Fail):
+            await self._fail_or_retry(Verdict(False, decision.reason, decision.message))
+        return decision
 
     async def _restore_status_from(self, row: RestoreRow) -> None:
         if row.phase == RestorePhase.FAILED:
@@ -405,7 +435,10 @@ class RestoreFlow(Flow):
                 )
                 async with self._client(spec.credentials, key) as client, self._project_lock(row.project_id):
                     await self._delete_preview_branch(client, row.project_id)
-            await self.runtime.kube.delete_secret(self.namespace, spec.secret_name(self.name))
+            # Only its own: a Secret of that name that another made is not this restore's to delete.
+            await self.runtime.kube.delete_owned_secret(
+                self.namespace, spec.secret_name(self.name), owner_uid=self.uid
+            )
         except EXPECTED as exc:
             verdict = classify(exc, subject=f"Neon project {row.project_id if row else '?'}")
             self.logger.warning("deleting the preview failed: %s", verdict.message)

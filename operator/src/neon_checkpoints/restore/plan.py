@@ -269,3 +269,20 @@ def pick_database(databases: Sequence[Database]) -> Database | None:
 
 def duration_seconds(started_at: dt.datetime, completed_at: dt.datetime) -> float:
     return round(max(0.0, (completed_at - started_at).total_seconds()), 3)
+
+
+# -- the Preview's Secret ----------------------------------------------------------------------------------
+
+
+def plan_preview_secret(owners: Sequence[str] | None, *, restore_uid: str, name: str) -> bool | Fail:
+    """Whether the Preview may write its Secret: False to create it (none of that name), True to replace its
+    own, or Fail when a Secret of that name belongs to someone else: it is left untouched."""
+    if owners is None:
+        return False
+    if restore_uid in owners:
+        return True
+    return Fail(
+        "SecretNameTaken",
+        f"Secret {name} already exists and is not this restore's; it was left untouched "
+        "(set spec.previewSecretName to a free name)",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,5 +46,18 @@ class RestoreSpec:
         )
 
     def secret_name(self, restore_name: str) -> str:
-        """The Secret a Preview writes its connection URI to."""
-        return self.preview_secret_name or f"{restore_name}-preview"
+        """The Secret a Preview writes its connection URI to: the one named, else `<restore>-preview`, cut
+        and given a hash of the whole name when that would pass Kubernetes' 253 characters."""
+        if self.preview_secret_name:
+            return self.preview_secret_name
+        name = f"{restore_name}{_PREVIEW_SUFFIX}"
+        if len(name) <= _NAME_LIMIT:
+            return name
+        digest = hashlib.sha256(restore_name.encode()).hexdigest()[:8]
+        keep = _NAME_LIMIT - len(_PREVIEW_SUFFIX) - len(digest) - 1
+        return f"{restore_name[:keep].rstrip('-.')}-{digest}{_PREVIEW_SUFFIX}"
+
+
+_PREVIEW_SUFFIX = "-preview"
+# A Secret's name is a DNS subdomain: at most 253 characters.
+_NAME_LIMIT = 253
