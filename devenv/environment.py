@@ -104,7 +104,11 @@ class LocalEnvironment:
         )
         return env
 
-    def pulumi(self, *args: str, timeout: float = 600.0, secret_output: bool = False) -> str:
+    def pulumi(
+        self, *args: str, timeout: float = 600.0, secret_output: bool = False, secret_input: str | None = None
+    ) -> str:
+        """Run the Pulumi CLI on the stack, logging to `pulumi.log` (mode 0600). A secret goes in through
+        `secret_input` (standard input), never the command line, so neither the log nor `ps` shows it."""
         (self.workdir / "pulumi-state").mkdir(exist_ok=True)
         config_file = self.workdir / f"Pulumi.{STACK_NAME}.yaml"
         # The stack's config lives in the work dir, not beside Pulumi.yaml in the repository.
@@ -117,7 +121,10 @@ class LocalEnvironment:
             *(["--config-file", str(config_file)] if uses_config else []),
             "--non-interactive",
         ]
-        log = (self.workdir / "pulumi.log").open("a")
+        log_path = self.workdir / "pulumi.log"
+        log_path.touch(mode=0o600)
+        log_path.chmod(0o600)
+        log = log_path.open("a")
         try:
             result = subprocess.run(
                 argv,
@@ -125,7 +132,7 @@ class LocalEnvironment:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
-                stdin=subprocess.DEVNULL,
+                input=secret_input if secret_input is not None else "",
             )
             shown = "(output holds secrets: not logged)\n" if secret_output else result.stdout
             log.write(f"$ pulumi {' '.join(args)}\n{shown}{result.stderr}\n")
@@ -139,7 +146,7 @@ class LocalEnvironment:
         """`pulumi up` of pulumi_stack/ against the chosen Neon API; returns the stack outputs."""
         self.pulumi("stack", "select", "--create", STACK_NAME)
         self.pulumi("config", "set", "neon:apiUrl", self.neon_api_url)
-        self.pulumi("config", "set", "--secret", "neon:apiKey", self.neon_api_key)
+        self.pulumi("config", "set", "--secret", "neon:apiKey", secret_input=self.neon_api_key)
         self.pulumi("config", "set", "neon-checkpoints:kubeconfig", str(self.kube.kubeconfig))
         self.pulumi("config", "set", "neon-checkpoints:operatorNamespace", OPERATOR_NAMESPACE)
         self.pulumi("up", "--yes", "--skip-preview")
