@@ -161,8 +161,13 @@ def snapshot_view(snapshot: Snapshot) -> dict[str, Any]:
         "timestamp": snapshot.timestamp,
         "manual": snapshot.manual,
     }
-    if snapshot.expires_at is not None:
-        out["expires_at"] = snapshot.expires_at
+    optional = {
+        "expires_at": snapshot.expires_at,
+        "lsn": snapshot.lsn,
+        "full_size": snapshot.full_size,  # absent until measured, as on Neon
+        "diff_size": snapshot.diff_size,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
     return out
 
 

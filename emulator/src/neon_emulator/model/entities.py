@@ -107,6 +107,12 @@ class Snapshot:
     roles: list[dict[str, Any]] = field(default_factory=list)
     databases: list[dict[str, Any]] = field(default_factory=list)
     ready: bool = False
+    # Set once the data is copied, in the request that created the snapshot (so it is the branch's state
+    # when the request was accepted); an operation finding it unset after a crash fails the snapshot.
+    captured: bool = False
+    lsn: str | None = None
+    full_size: int | None = None  # bytes, measured after the capture; None until then (as on Neon)
+    diff_size: int | None = None
 
 
 @dataclass

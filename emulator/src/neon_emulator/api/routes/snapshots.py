@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from neon_emulator.model import snapshots
+from neon_emulator.model.errors import EmulatorError
+from neon_emulator.storage import StorageError
 
 from ..bodies import nullable_str, obj, opt_bool, opt_str, parse_json
 from ..views import branch_view, operations_view, snapshot_view
@@ -35,6 +37,14 @@ class Snapshots(Resource):
             lsn=q.get("lsn") or None,
             expires_at=q.get("expires_at") or None,
         )
+        # The data is copied before the answer: the snapshot is the branch as it was when this was accepted.
+        try:
+            timing = await self.executor.capture(pid, bid, snap.id)
+        except StorageError as exc:
+            snapshots.capture_failed(self.model, ops, str(exc))
+            self.changed(pid)
+            raise EmulatorError(500, f"the snapshot could not be taken: {exc}") from None
+        snapshots.mark_captured(self.model, snap.id, timing.lsn)
         self.changed(pid)
         return ok({"snapshot": snapshot_view(snap), "operations": operations_view(ops)})
 
