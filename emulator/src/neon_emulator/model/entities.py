@@ -24,6 +24,7 @@ class Project:
     settings: dict[str, Any] = field(default_factory=dict)
     default_endpoint_settings: dict[str, Any] = field(default_factory=dict)
     org_id: str | None = None
+    owner: str | None = None  # the account (api/accounts.py); None: made before accounts, the first one's
 
 
 @dataclass
