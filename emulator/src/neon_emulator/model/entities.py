@@ -49,6 +49,8 @@ class Branch:
     restored_from: str | None = None
     restored_as: str | None = None
     creation_source: str = "console"
+    # Neon-side snapshot schedule (BackupScheduleItem dicts): stored and answered, never run here.
+    backup_schedule: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

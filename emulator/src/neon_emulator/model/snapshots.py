@@ -249,6 +249,7 @@ def _swap(
     restored.default, target.default = target.default, False
     restored.project_root, target.project_root = target.project_root, False
     restored.expires_at = target.expires_at
+    restored.backup_schedule, target.backup_schedule = target.backup_schedule, []  # a branch setting: moves
     ops: list[Operation] = []
     for endpoint in endpoints:
         ops.append(model.suspend_compute(endpoint, group))
