@@ -6,7 +6,9 @@
   driver with pg_backup_start) and the copy; for dump/restore: `pg_dump -Fc` of the database to a file.
 - restore = `Storage.clone(snapshot, new branch)` + starting postgres on it until it accepts connections
   (crash or backup recovery included); for dump/restore: CREATE DATABASE + `pg_restore` of that file.
-Every restored copy is checked to hold the snapshot's rows. The btrfs driver runs on a sparse loop-mounted
+Every restored copy is checked to hold the snapshot's rows. The snapshot column is also what a snapshot POST
+to the emulator spends before it answers: the copy is made in the request, so that the snapshot is the
+branch's state when the request was accepted (issue 18). The btrfs driver runs on a sparse loop-mounted
 btrfs image (needs root and btrfs-progs, else it is left out with the reason); the copy driver runs in /tmp.
 """
 
@@ -275,5 +277,6 @@ def run(options: BenchOptions) -> None:
             "\nsnapshot = CHECKPOINT + copy of a running server after the same write burst; "
             "restore = clone of the snapshot + postgres start until it accepts connections "
             "(recovery included). "
-            "Ratios: pg_dump (resp. pg_restore) time / this method's time."
+            "Ratios: pg_dump (resp. pg_restore) time / this method's time. "
+            "A snapshot POST to the emulator answers after its snapshot s (the copy is made in the request)."
         )

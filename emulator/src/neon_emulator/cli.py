@@ -24,12 +24,26 @@ from .storage import DRIVERS, StorageError
 from .storage.root import DEFAULT_MIN_FREE_BYTES
 
 KEY_ENV = "NEON_EMULATOR_API_KEY"
+KEYS_ENV = "NEON_EMULATOR_API_KEYS"
 FAULTS_ENV = "NEON_EMULATOR_FAULTS"
 
 DESCRIPTION = """\
 A local Neon API v2 emulator backed by real PostgreSQL: branches are data directories, endpoints are postgres
 servers on loopback ports, snapshots are copy-on-write (btrfs) or backup-API copies. The API is served under
 /api/v2 with the bearer key from the NEON_EMULATOR_API_KEY environment variable (required)."""
+
+ACCOUNTS = """\
+accounts (several API keys):
+  Every API key is an account with one organisation that sees only its own projects: another account's
+  project is answered 404, as Neon answers a key outside its organisation. NEON_EMULATOR_API_KEY is the first
+  account (`emulator`, org `org-emulator`; it owns projects made before accounts and is the only key the
+  /admin routes take). NEON_EMULATOR_API_KEYS adds more: keys separated by commas or whitespace, each the
+  account `user-<hash of the key>` in `org-<same hash>`. POST /admin/api-keys {"key": "..."} adds one at run
+  time (kept in memory only: add it again after a restart, and it finds its projects again);
+  GET /admin/api-keys lists the accounts. A project is created in its account's organisation whatever
+  `org_id` the request names (as with a Neon organisation key); GET /projects?org_id= filters by it;
+  GET /users/me and /users/me/organizations describe the account, GET /projects/shared is always empty.
+"""
 
 EPILOG = """\
 fault injection (for tests of Neon clients):
@@ -47,6 +61,11 @@ fault injection (for tests of Neon clients):
   GET /admin/requests counts API calls per method+path and per route; POST /admin/reset-requests zeroes them;
   POST /admin/reset-faults clears the faults; GET /admin/status shows the storage driver and running servers.
 
+snapshots:
+  POST .../snapshot copies the branch before it answers (btrfs: CHECKPOINT + subvolume snapshot; copy driver:
+  the backup API), so the snapshot is the branch as of the request; its create_branch operation then measures
+  full_size/diff_size. Backup schedules (PUT .../backup_schedule) are validated and kept, never run.
+
 state:
   DIR/state.json holds the model (written atomically after every change), DIR/storage the clusters,
   DIR/logs one postgres log per endpoint. Restarting on the same DIR (even after kill -9) brings everything
@@ -63,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the emulator",
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=ACCOUNTS + "\n" + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -164,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_key = os.environ.get(KEY_ENV, "")
     if not api_key:
         parser.error(f"set {KEY_ENV} to the API key clients must send as a bearer token")
+    more_keys = tuple(os.environ.get(KEYS_ENV, "").replace(",", " ").split())
+    if api_key in more_keys or len(set(more_keys)) != len(more_keys):
+        parser.error(f"{KEYS_ENV}: every key must be different (and differ from {KEY_ENV})")
     try:
         faults = fault_config(args, dict(os.environ))
     except (FaultConfigError, ValueError, OSError) as exc:
@@ -178,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
         api_key=api_key,
         min_free_bytes=args.min_free_bytes,
+        more_api_keys=more_keys,
     )
     try:
         asyncio.run(serve(options))

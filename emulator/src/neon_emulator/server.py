@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .api.accounts import Accounts
 from .api.app import build_app
 from .api.routes import neon_routes
 from .api.routes.paths import PREFIX
@@ -41,6 +42,7 @@ class ServeOptions:
     faults: FaultConfig
     api_key: str
     min_free_bytes: int
+    more_api_keys: tuple[str, ...] = ()  # each one more account (api/accounts.py)
 
     def __repr__(self) -> str:  # never the key
         return f"ServeOptions(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
@@ -100,7 +102,10 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         durable=persister.durable,
     )
     routes = neon_routes(model, executor, persist)
-    app = build_app(routes, executor, faults, options.api_key, storage.driver, durable=persister.durable)
+    accounts = Accounts(options.api_key, options.more_api_keys)
+    app = build_app(
+        routes, executor, faults, accounts, storage.driver, model=model, durable=persister.durable
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -115,7 +120,9 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         print(
             f"neon-emulator: serving http://{options.host}:{port}{PREFIX} "
             f"(storage driver: {storage.driver}, data: {options.data_dir}, "
-            f"API key: {key_hint(options.api_key)})",
+            f"API key: {key_hint(options.api_key)}"
+            + (f", {len(options.more_api_keys)} more account(s)" if options.more_api_keys else "")
+            + ")",
             flush=True,
         )
         expiry = asyncio.create_task(expire_forever(model, executor, persist))

@@ -1,4 +1,5 @@
-"""A fresh project per test on the session's emulator, with an httpx client."""
+"""A fresh project per test on the session's emulator, with an httpx client; `each_driver` for tests that
+run on both storage drivers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import call, create_project
+from tests.integration.emulator.test_storage import loop_mount
+from tests.support.emulator import running_emulator
 
 
 @pytest.fixture
@@ -32,3 +35,21 @@ def shared_project(emulator_session: EmulatorServer) -> Iterator[dict[str, Any]]
         created = create_project(client, name="shared-project")
         yield created
         call(client, "DELETE", f"/projects/{created['project']['id']}", wait=False)
+
+
+@pytest.fixture(params=["configured", pytest.param("btrfs", marks=pytest.mark.btrfs)])
+def each_driver(request: pytest.FixtureRequest, emulator: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The session's emulator (driver from NEON_EMULATOR_STORAGE), and one on a loop-mounted btrfs."""
+    if request.param == "configured":
+        yield emulator
+        return
+    with loop_mount("1G", "btrfs") as mnt, running_emulator(mnt / "data", storage="btrfs") as server:
+        with server.admin() as admin:
+            assert admin.get("/status").json()["storage_driver"] == "btrfs"
+        yield server
+
+
+@pytest.fixture
+def story_api(each_driver: EmulatorServer) -> Iterator[httpx.Client]:
+    with each_driver.client() as client:
+        yield client

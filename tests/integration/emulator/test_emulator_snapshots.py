@@ -4,17 +4,13 @@ gets its own URI while production stays v1."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from devenv.emulator import EmulatorServer
 from tests.integration.emulator.calls import call, create_project
-from tests.integration.emulator.test_storage import loop_mount
-from tests.support.emulator import running_emulator
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]
 
@@ -66,23 +62,6 @@ def _snapshot(api: httpx.Client, pid: str, bid: str, name: str) -> dict[str, Any
     snap: dict[str, Any] = body["snapshot"]
     assert snap["id"].startswith("snap-") and snap["name"] == name and snap["source_branch_id"] == bid
     return snap
-
-
-@pytest.fixture(params=["configured", pytest.param("btrfs", marks=pytest.mark.btrfs)])
-def story_api(request: pytest.FixtureRequest, emulator: EmulatorServer) -> Iterator[httpx.Client]:
-    """The session's emulator (driver from NEON_EMULATOR_STORAGE), and one on a loop-mounted btrfs."""
-    if request.param == "configured":
-        with emulator.client() as client:
-            yield client
-        return
-    with (
-        loop_mount("1G", "btrfs") as mnt,
-        running_emulator(mnt / "data", storage="btrfs") as server,
-        server.client() as client,
-    ):
-        with server.admin() as admin:
-            assert admin.get("/status").json()["storage_driver"] == "btrfs"
-        yield client
 
 
 def test_snapshots_and_restores_follow_neon(story_api: httpx.Client) -> None:

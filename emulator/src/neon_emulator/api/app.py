@@ -1,7 +1,8 @@
 """The aiohttp application: Neon API v2 under /api/v2, the admin routes under /admin, and the middleware that
 authenticates, injects faults, counts requests and turns every error into Neon's `{code, message}` body.
 
-Admin routes (same bearer key; outside /api/v2, never faulted or counted):
+Every API key is an account seeing only its own projects (accounts.py). Admin routes (the first key only;
+outside /api/v2, never faulted or counted):
   GET  /admin/faults           current fault configuration (see neon_emulator/faults.py for the JSON)
   PUT  /admin/faults           replace it (400 naming the bad field)
   POST /admin/reset-faults     no faults
@@ -10,14 +11,17 @@ Admin routes (same bearer key; outside /api/v2, never faulted or counted):
                                "refused": {"429": 1}}  (answered by a fault rule or the rate limit)
   POST /admin/reset-requests   zero the counters
   GET  /admin/status           storage driver and the endpoints whose postgres is running
+  GET  /admin/api-keys         the accounts: {"accounts": [{"id": "emulator", "org_id": "org-emulator"}, ...]}
+  POST /admin/api-keys         add one: body {"key": "..."} (a random key when absent); answers 201
+                               {"account": {"id", "org_id"}, "key": "..."}; kept in memory only
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,8 +30,10 @@ from aiohttp import web
 
 from neon_emulator.engine.executor import Executor
 from neon_emulator.faults import FaultConfigError, FaultInjector, parse_config
-from neon_emulator.model.errors import EmulatorError
+from neon_emulator.model.core import Model
+from neon_emulator.model.errors import EmulatorError, not_found
 
+from .accounts import AccountKeyError, Accounts
 from .routes.paths import PREFIX
 from .routes.resource import Handler, Route
 
@@ -58,9 +64,10 @@ def build_app(
     routes: list[Route],
     executor: Executor,
     faults: FaultInjector,
-    api_key: str,
+    accounts: Accounts,
     storage_driver: str,
     *,
+    model: Model,
     durable: Callable[[str | None], Awaitable[None]],
 ) -> web.Application:
     counters = RequestCounters()
@@ -70,9 +77,12 @@ def build_app(
         is_api = request.path.startswith(PREFIX + "/") or request.path == PREFIX
         if not is_api and not request.path.startswith("/admin/"):
             return _error(404, "not found", request)
-        supplied = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(supplied.encode(), f"Bearer {api_key}".encode()):
+        account = accounts.find(request.headers.get("Authorization", ""))
+        if account is None:
             return _error(401, "authentication required: send Authorization: Bearer <API key>", request)
+        if not is_api and account is not accounts.admin:
+            return _error(403, "the admin routes take the emulator's first API key only", request)
+        request["account"] = account
         if is_api:
             counters.requests[f"{request.method} {request.path}"] += 1
             resource = request.match_info.route.resource
@@ -88,6 +98,10 @@ def build_app(
                     refusal.headers["Retry-After"] = f"{decision.retry_after:g}"
                 return refusal
         try:
+            project_id = request.match_info.get("project_id")
+            project = model.state.projects.get(project_id) if project_id else None
+            if project is not None and not account.owns(project.owner):
+                raise not_found("project", project.id)  # another account's: as if it did not exist
             response = await handler(request)
             # Nothing is answered before the state it reflects (its project's, or all) is on disk.
             await durable(request.match_info.get("project_id"))
@@ -131,6 +145,27 @@ def build_app(
             {"storage_driver": storage_driver, "running_endpoints": executor.running_endpoints()}
         )
 
+    async def list_keys(request: web.Request) -> web.Response:
+        return web.json_response({"accounts": [{"id": a.id, "org_id": a.org_id} for a in accounts.all()]})
+
+    async def add_key(request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.text() or "{}")
+        except json.JSONDecodeError as exc:
+            raise EmulatorError(400, f"request body: malformed JSON ({exc.msg})") from None
+        key = body.get("key") if isinstance(body, dict) else None
+        if key is not None and not isinstance(key, str):
+            raise EmulatorError(400, "key: must be a string")
+        key = key or "emu-" + secrets.token_hex(16)
+        try:
+            account = accounts.add(key)
+        except AccountKeyError as exc:
+            raise EmulatorError(409, str(exc)) from None
+        log.info("API key %s added for account %s", f"…{key[-4:]}", account.id)
+        return web.json_response(
+            {"account": {"id": account.id, "org_id": account.org_id}, "key": key}, status=201
+        )
+
     app = web.Application(middlewares=[neon_middleware])
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
@@ -140,4 +175,6 @@ def build_app(
     app.router.add_get("/admin/requests", get_requests)
     app.router.add_post("/admin/reset-requests", reset_requests)
     app.router.add_get("/admin/status", status)
+    app.router.add_get("/admin/api-keys", list_keys)
+    app.router.add_post("/admin/api-keys", add_key)
     return app

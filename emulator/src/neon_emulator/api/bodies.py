@@ -38,6 +38,13 @@ def obj(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False)
     return value
 
 
+def req_list(raw: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = raw.get(key)
+    if not isinstance(value, list):
+        raise bad_request(f"{where}: required, a list")
+    return value
+
+
 def opt_obj(raw: Mapping[str, Any], key: str, where: str) -> dict[str, Any] | None:
     """None when absent or null, else the object."""
     value = raw.get(key)

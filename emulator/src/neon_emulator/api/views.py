@@ -6,7 +6,7 @@ from typing import Any
 
 from neon_emulator.model.branches import BranchPage
 from neon_emulator.model.entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
-from neon_emulator.model.projects import Created
+from neon_emulator.model.projects import DEFAULT_ORG, DEFAULT_OWNER, Created
 
 LOOPBACK = "127.0.0.1"
 PROXY_HOST = "127.0.0.1"
@@ -48,8 +48,8 @@ def project_view(project: Project) -> dict[str, Any]:
         "updated_at": project.updated_at,
         "consumption_period_start": project.created_at,
         "consumption_period_end": "0001-01-01T00:00:00Z",
-        "owner_id": project.org_id or "emulator",
-        "org_id": project.org_id or "org-emulator",
+        "owner_id": project.owner or DEFAULT_OWNER,
+        "org_id": project.org_id or DEFAULT_ORG,
         "data_storage_bytes_hour": 0,
         "data_transfer_bytes": 0,
         "written_data_bytes": 0,
@@ -161,8 +161,13 @@ def snapshot_view(snapshot: Snapshot) -> dict[str, Any]:
         "timestamp": snapshot.timestamp,
         "manual": snapshot.manual,
     }
-    if snapshot.expires_at is not None:
-        out["expires_at"] = snapshot.expires_at
+    optional = {
+        "expires_at": snapshot.expires_at,
+        "lsn": snapshot.lsn,
+        "full_size": snapshot.full_size,  # absent until measured, as on Neon
+        "diff_size": snapshot.diff_size,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
     return out
 
 
@@ -226,9 +231,14 @@ def _pagination(cursor: str | None) -> dict[str, Any]:
     return {"cursor": cursor} if cursor else {}
 
 
+def project_list_item_view(project: Project) -> dict[str, Any]:
+    """An item of `GET /projects` (Neon's ProjectListItem: the project plus `active_time`, `org_name`)."""
+    return {**project_view(project), "active_time": 0, "org_name": f"{project.org_id or DEFAULT_ORG}"}
+
+
 def project_list_view(projects: list[Project], cursor: str | None) -> dict[str, Any]:
     return {
-        "projects": [project_view(p) for p in projects],
+        "projects": [project_list_item_view(p) for p in projects],
         "applications": {},
         "integrations": {},
         "pagination": _pagination(cursor),

@@ -17,10 +17,10 @@ from typing import Any, assert_never
 import psycopg
 
 from neon_emulator.faults import FaultInjector
-from neon_emulator.model import operations
+from neon_emulator.model import operations, snapshots
 from neon_emulator.model.core import Model
 from neon_emulator.model.entities import IN_PROGRESS, Operation
-from neon_emulator.storage import Storage, StorageError
+from neon_emulator.storage import ClusterSizes, CopyTiming, Storage, StorageError
 
 from . import catalog
 from .jobs import (
@@ -29,6 +29,7 @@ from .jobs import (
     DropRole,
     InitCluster,
     Job,
+    MeasureSnapshot,
     RemoveCluster,
     RenameDatabase,
     StartServer,
@@ -64,6 +65,8 @@ class Executor:
         self.durable = durable
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._busy_threads: set[asyncio.Future[Any]] = set()
+        self._captures: dict[str, asyncio.Future[None]] = {}  # snapshot storage name -> its copy, running
+        self._background: set[asyncio.Future[None]] = set()
         self._closing = False
 
     # ---- scheduling ----------------------------------------------------------------------------------------
@@ -74,6 +77,28 @@ class Executor:
         task = self._workers.get(project_id)
         if task is None or task.done():
             self._workers[project_id] = asyncio.get_running_loop().create_task(self._drain(project_id))
+
+    async def capture(self, project_id: str, src: str, dst: str) -> CopyTiming:
+        """Copy branch `src` to snapshot `dst` now, in the request that asked for the snapshot: the copy is
+        the branch's state at a point between the request's arrival and its answer, whatever is written
+        meanwhile (btrfs: CHECKPOINT + subvolume snapshot; copy: the backup API's consistent copy). The
+        snapshot's `create_branch` operation waits for this before it measures the copy."""
+        self.persist(project_id)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._captures[dst] = done
+        try:
+            await self.durable(project_id)  # the records naming `dst` are saved before it is made
+            timing: CopyTiming = await self._in_thread(self._clone_live, src, dst)
+            return timing
+        except (psycopg.Error, OSError) as exc:
+            raise StorageError(f"capturing {src} into {dst} failed: {exc}") from exc
+        finally:
+            del self._captures[dst]
+            done.set_result(None)
+
+    def _clone_live(self, src: str, dst: str) -> CopyTiming:
+        self._clear(dst)
+        return self.storage.clone(src, dst, running=self.servers.serving(src))
 
     async def _drain(self, project_id: str) -> None:
         while not self._closing and (op := operations.next_operation(self.model, project_id)) is not None:
@@ -86,8 +111,11 @@ class Executor:
         await asyncio.sleep(self.op_delay if delay is None else delay)
         if op.status != "running":  # the project was deleted meanwhile
             return
+        capturing = self._captures.get(op.work.get("dst", ""))
+        if op.work.get("kind") == "capture" and capturing is not None:
+            await asyncio.shield(capturing)
         if self.faults.operation_fails(op.action):
-            operations.mark_failed(self.model, op, f"injected failure of {op.action}")
+            self._fail(op, f"injected failure of {op.action}")
             self.persist(op.project_id)
             return
         try:
@@ -95,19 +123,28 @@ class Executor:
             if job is not None:
                 # The state that asked for this job is saved before its side effects.
                 await self.durable(op.project_id)
-                await self._in_thread(self._execute, job)
+                measured = await self._in_thread(self._execute, job)
+                if isinstance(job, MeasureSnapshot) and measured is not None:
+                    snapshots.record_sizes(self.model, op.work["id"], measured.full, measured.diff)
         except (StorageError, psycopg.Error, OSError) as exc:
             log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
             if op.id in self.model.state.operations:
-                operations.mark_failed(self.model, op, str(exc))
+                self._fail(op, str(exc))
         except Exception:  # a bug must not leave the project locked forever
             log.exception("operation %s (%s) failed unexpectedly", op.id, op.action)
             if op.id in self.model.state.operations:
-                operations.mark_failed(self.model, op, "internal emulator error (see the emulator log)")
+                self._fail(op, "internal emulator error (see the emulator log)")
         else:
             if op.id in self.model.state.operations:
                 operations.mark_finished(self.model, op)
         self.persist(op.project_id)
+
+    def _fail(self, op: Operation, message: str) -> None:
+        operations.mark_failed(self.model, op, message)
+        if op.work.get("kind") == "capture":  # a snapshot taken back: its copy goes too
+            task = asyncio.ensure_future(self.discard([], [op.work["dst"]]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
@@ -118,7 +155,7 @@ class Executor:
             self._busy_threads.discard(future)
 
     # ---- jobs (worker thread) ------------------------------------------------------------------------------
-    def _execute(self, job: Job) -> None:
+    def _execute(self, job: Job) -> ClusterSizes | None:
         match job:
             case InitCluster(storage=name):
                 self._clear(name)  # a retry after a crash: nothing in it can matter yet
@@ -126,6 +163,13 @@ class Executor:
             case CloneCluster(src=src, dst=dst):
                 self._clear(dst)
                 self.storage.clone(src, dst, running=self.servers.serving(src))
+            case MeasureSnapshot(storage=name, base=base, captured=captured):
+                if not captured:
+                    self._clear(name)
+                    raise StorageError(
+                        "the emulator stopped before the snapshot's data was captured; take it again"
+                    )
+                return self.storage.sizes(name, base)
             case RemoveCluster(storage=name):
                 self.servers.stop_any(name)
                 self.storage.remove(name)
@@ -138,6 +182,7 @@ class Executor:
                 self._change_catalog(job)
             case _:
                 assert_never(job)
+        return None
 
     def _change_catalog(self, job: SyncCatalog | DropRole | DropDatabase | RenameDatabase) -> None:
         process = self.servers.of(job.endpoint_id)

@@ -52,6 +52,17 @@ class CloneCluster:
 
 
 @dataclass(frozen=True)
+class MeasureSnapshot:
+    """`capture`: the snapshot's data was copied by its request; measure it (`full_size`, `diff_size`
+    against `base`, the previous snapshot). `captured` False: a crash came between the request's record
+    and its copy, so the snapshot fails rather than hold a later state."""
+
+    storage: str
+    base: str | None
+    captured: bool
+
+
+@dataclass(frozen=True)
 class RemoveCluster:
     """`remove`: stop whatever serves the cluster and delete it."""
 
@@ -105,6 +116,7 @@ class RenameDatabase:
 Job = (
     InitCluster
     | CloneCluster
+    | MeasureSnapshot
     | RemoveCluster
     | StartServer
     | StopServer
@@ -125,6 +137,9 @@ def resolve(work: dict[str, Any], model: Model) -> Job | None:
             return InitCluster(work["storage"])
         case "clone":
             return CloneCluster(src=work["src"], dst=work["dst"])
+        case "capture":
+            snap = model.state.snapshots.get(work["id"])
+            return MeasureSnapshot(work["dst"], work.get("base"), snap is not None and snap.captured)
         case "remove":
             return RemoveCluster(work["storage"])
         case "stop":

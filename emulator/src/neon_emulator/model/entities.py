@@ -24,6 +24,7 @@ class Project:
     settings: dict[str, Any] = field(default_factory=dict)
     default_endpoint_settings: dict[str, Any] = field(default_factory=dict)
     org_id: str | None = None
+    owner: str | None = None  # the account (api/accounts.py); None: made before accounts, the first one's
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Branch:
     restored_from: str | None = None
     restored_as: str | None = None
     creation_source: str = "console"
+    # Neon-side snapshot schedule (BackupScheduleItem dicts): stored and answered, never run here.
+    backup_schedule: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -107,6 +110,12 @@ class Snapshot:
     roles: list[dict[str, Any]] = field(default_factory=list)
     databases: list[dict[str, Any]] = field(default_factory=list)
     ready: bool = False
+    # Set once the data is copied, in the request that created the snapshot (so it is the branch's state
+    # when the request was accepted); an operation finding it unset after a crash fails the snapshot.
+    captured: bool = False
+    lsn: str | None = None
+    full_size: int | None = None  # bytes, measured after the capture; None until then (as on Neon)
+    diff_size: int | None = None
 
 
 @dataclass

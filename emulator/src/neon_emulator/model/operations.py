@@ -58,7 +58,7 @@ def mark_finished(model: Model, op: Operation) -> None:
             branch.current_state, branch.pending_state, branch.state_changed_at = "ready", None, now
             if work.get("finalize"):
                 branch.restore_status = "finalized"
-    elif kind == "clone" and work.get("entity") == "snapshot":
+    elif kind in ("clone", "capture") and work.get("entity") == "snapshot":
         snapshot = model.state.snapshots.get(work["id"])
         if snapshot is not None:
             snapshot.ready = True
@@ -80,7 +80,7 @@ def mark_failed(model: Model, op: Operation, message: str) -> None:
         if other.group == op.group and other.status == "scheduling":
             _close(model, other, "cancelled", f"cancelled: operation {op.id} ({op.action}) failed")
     work = op.work
-    if work.get("kind") in ("init", "clone"):
+    if work.get("kind") in ("init", "clone", "capture"):
         _undo_creation(model, work)
     for endpoint in model.state.endpoints.values():
         _refresh_pending(model, endpoint)
@@ -111,6 +111,8 @@ def _undo_creation(model: Model, work: dict[str, Any]) -> None:
     """A branch or snapshot whose data could not be made is taken back out of the model."""
     if work.get("entity") == "snapshot":
         model.state.snapshots.pop(work["id"], None)
+        if work.get("kind") == "capture":  # its data may be there already: the executor removes it
+            model.state.pending_removals.append(work["dst"])
         return
     revert = work.get("revert")
     if revert is not None:  # a finalized restore: give the target back its name, flags and endpoints

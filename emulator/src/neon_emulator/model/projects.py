@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ DEFAULT_PG_VERSION = 15  # what runs here
 DEFAULT_HISTORY_RETENTION_SECONDS = 86400
 DEFAULT_BRANCH = "main"
 DEFAULT_DATABASE = "neondb"
+DEFAULT_OWNER = "emulator"  # the first account's; projects made before accounts belong to it
+DEFAULT_ORG = "org-emulator"
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,10 @@ def create_project(
     branch_name: str | None,
     database_name: str | None,
     role_name: str | None,
+    owner: str | None = None,
 ) -> Created:
-    """A project with Neon's defaults for what the request leaves out (or sends empty)."""
+    """A project with Neon's defaults for what the request leaves out (or sends empty), owned by `owner`
+    (an account) in `org_id` (the account's organisation: like an organisation key, whatever was asked)."""
     database_name = database_name or DEFAULT_DATABASE
     role_name = role_name or f"{database_name}_owner"
     while (project_id := model.ids.project()) in model.state.projects:
@@ -66,6 +71,7 @@ def create_project(
         settings=settings,
         default_endpoint_settings=default_endpoint_settings,
         org_id=org_id,
+        owner=owner,
     )
     model.state.projects[project.id] = project
     branch = model.new_branch(project.id, branch_name or DEFAULT_BRANCH, default=True, project_root=True)
@@ -89,9 +95,22 @@ def create_project(
 
 
 def list_projects(
-    model: Model, *, search: str | None, cursor: str | None, limit: int
+    model: Model,
+    *,
+    search: str | None,
+    cursor: str | None,
+    limit: int,
+    owned_by: Callable[[str | None], bool] = lambda owner: True,
+    org_id: str | None = None,
 ) -> tuple[list[Project], str | None]:
-    projects = sorted(model.state.projects.values(), key=lambda p: p.created_at, reverse=True)
+    """The projects whose owner `owned_by` accepts (and in `org_id` when given), newest first."""
+    projects = sorted(
+        (p for p in model.state.projects.values() if owned_by(p.owner)),
+        key=lambda p: p.created_at,
+        reverse=True,
+    )
+    if org_id:
+        projects = [p for p in projects if (p.org_id or DEFAULT_ORG) == org_id]
     if search:
         needle = search.lower()
         projects = [p for p in projects if needle in p.name.lower() or needle in p.id]

@@ -14,6 +14,7 @@ from .core import UNSET, Model
 from .endpoints import EndpointSpec, new_endpoint
 from .entities import Branch, Endpoint, Operation, Snapshot
 from .errors import EmulatorError, bad_request, conflict, not_found
+from .operations import mark_failed
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,40 @@ def create_snapshot(
     )
     model.state.snapshots[snap.id] = snap
     group = model.new_group()
+    # The data is captured by the request itself (the engine's `capture`, before the answer); the operation
+    # then only measures it (and fails the snapshot if a crash came between the two).
+    work = {"kind": "capture", "src": branch.id, "dst": snap.id, "entity": "snapshot", "id": snap.id}
+    previous = _previous_snapshot(model, snap)
+    if previous is not None:
+        work["base"] = previous.id
     ops = [
-        model.add_op(
-            project_id,
-            "create_branch",
-            {"kind": "clone", "src": branch.id, "dst": snap.id, "entity": "snapshot", "id": snap.id},
-            group,
-            branch_id=branch.id,
-        ),
+        model.add_op(project_id, "create_branch", work, group, branch_id=branch.id),
         model.add_op(project_id, "timeline_archive", {"kind": "noop"}, group, branch_id=branch.id),
     ]
     return snap, ops
+
+
+def _previous_snapshot(model: Model, snap: Snapshot) -> Snapshot | None:
+    """The project's newest other captured snapshot: what `diff_size` is counted against."""
+    earlier = [s for s in snapshots_of(model, snap.project_id) if s.id != snap.id and s.captured]
+    return earlier[0] if earlier else None
+
+
+def mark_captured(model: Model, snapshot_id: str, lsn: str | None) -> None:
+    snap = model.state.snapshots.get(snapshot_id)
+    if snap is not None:
+        snap.captured, snap.lsn = True, lsn
+
+
+def capture_failed(model: Model, ops: list[Operation], message: str) -> None:
+    """The request could not copy the data: its operations fail and the snapshot is taken back."""
+    mark_failed(model, ops[0], message)
+
+
+def record_sizes(model: Model, snapshot_id: str, full: int, diff: int) -> None:
+    snap = model.state.snapshots.get(snapshot_id)
+    if snap is not None:
+        snap.full_size, snap.diff_size = full, diff
 
 
 def update_snapshot(
@@ -225,6 +249,7 @@ def _swap(
     restored.default, target.default = target.default, False
     restored.project_root, target.project_root = target.project_root, False
     restored.expires_at = target.expires_at
+    restored.backup_schedule, target.backup_schedule = target.backup_schedule, []  # a branch setting: moves
     ops: list[Operation] = []
     for endpoint in endpoints:
         ops.append(model.suspend_compute(endpoint, group))

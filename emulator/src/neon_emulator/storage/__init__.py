@@ -13,7 +13,7 @@ from neon_emulator.storage.btrfs import BtrfsStorage
 from neon_emulator.storage.copy import CopyStorage
 from neon_emulator.storage.errors import NoSpaceError, StorageError
 from neon_emulator.storage.filesystem import fs_type
-from neon_emulator.storage.interface import CopyTiming, Storage
+from neon_emulator.storage.interface import ClusterSizes, CopyTiming, Storage
 from neon_emulator.storage.root import DEFAULT_MIN_FREE_BYTES
 
 DRIVERS = ("auto", "btrfs", "copy")
@@ -21,6 +21,7 @@ DRIVERS = ("auto", "btrfs", "copy")
 __all__ = [
     "DRIVERS",
     "BtrfsStorage",
+    "ClusterSizes",
     "CopyStorage",
     "CopyTiming",
     "NoSpaceError",

@@ -53,16 +53,20 @@ class BtrfsStorage(StorageRoot):
     def _clone(self, src: Path, dst: Path, running: PostgresProcess | None) -> CopyTiming:
         self._check_space(self.root, 0, f"snapshotting {src.name}")
         started = time.monotonic()
+        lsn = None
         if running is not None:
             try:
                 with running.admin_connect() as conn:
                     conn.execute("CHECKPOINT")
+                    # Flushed WAL is in the subvolume snapshot taken next, so the copy holds all before it.
+                    row = conn.execute("SELECT pg_current_wal_flush_lsn()::text").fetchone()
+                    lsn = str(row[0]) if row else None
             except psycopg.Error as exc:
                 raise self._server_error(exc, f"CHECKPOINT before snapshotting {src.name}") from exc
         checkpointed = time.monotonic()
         self._snapshot(src, dst)
         checkpoint_seconds = checkpointed - started if running is not None else 0.0
-        return CopyTiming(checkpoint_seconds, time.monotonic() - checkpointed)
+        return CopyTiming(checkpoint_seconds, time.monotonic() - checkpointed, lsn)
 
     def _snapshot(self, src: Path, dst: Path) -> None:
         run_tool(

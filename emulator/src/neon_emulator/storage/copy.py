@@ -130,12 +130,12 @@ class CopyStorage(StorageRoot):
         _mkdir_like(src / "pg_wal" / "archive_status", dst / "pg_wal" / "archive_status")
 
         row = conn.execute(
-            "SELECT labelfile, spcmapfile, pg_walfile_name(lsn)"
+            "SELECT labelfile, spcmapfile, pg_walfile_name(lsn), lsn::text"
             " FROM pg_backup_stop(wait_for_archive => false)"
         ).fetchone()
         if row is None:
             raise StorageError("pg_backup_stop returned no row")
-        label, spcmap, last_segment = str(row[0]), str(row[1] or ""), str(row[2])
+        label, spcmap, last_segment, stop_lsn = str(row[0]), str(row[1] or ""), str(row[2]), str(row[3])
         wal = wal_segments_between(os.listdir(src / "pg_wal"), start_wal_file(label), last_segment)
         wal_paths = [str(src / "pg_wal" / name) for name in wal]
         run_tool(
@@ -148,7 +148,7 @@ class CopyStorage(StorageRoot):
         _write_like(src / "PG_VERSION", dst / "backup_label", label)
         if spcmap:
             _write_like(src / "PG_VERSION", dst / "tablespace_map", spcmap)
-        return CopyTiming(checkpointed - started, time.monotonic() - checkpointed)
+        return CopyTiming(checkpointed - started, time.monotonic() - checkpointed, stop_lsn)
 
 
 def _mkdir_like(model: Path, path: Path) -> None:

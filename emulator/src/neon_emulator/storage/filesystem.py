@@ -42,6 +42,20 @@ def tree_bytes(path: Path, skip: frozenset[str] = frozenset()) -> int:
     return total
 
 
+def file_stats(path: Path) -> dict[str, tuple[int, int]]:
+    """Every regular file under `path`, by relative path: (apparent size, mtime in ns)."""
+    found: dict[str, tuple[int, int]] = {}
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                continue
+            found[os.path.relpath(full, path)] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
 def _size(path: Path) -> int:
     try:
         return path.lstat().st_size

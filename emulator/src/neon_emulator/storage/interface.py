@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 class CopyTiming:
     checkpoint_seconds: float  # CHECKPOINT (and, for the copy driver, pg_backup_start) on the running source
     copy_seconds: float  # the snapshot or file copy, WAL and backup_label included
+    # A WAL position the copy holds everything before (None when the source was not running).
+    lsn: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterSizes:
+    full: int  # bytes of the cluster's files
+    diff: int  # bytes of the files that are new or changed since the base cluster (all of them without one)
 
 
 class Storage(Protocol):
@@ -29,3 +37,5 @@ class Storage(Protocol):
     def clone(self, src: str, dst: str, *, running: PostgresProcess | None = None) -> CopyTiming: ...
 
     def remove(self, name: str) -> None: ...
+
+    def sizes(self, name: str, base: str | None = None) -> ClusterSizes: ...

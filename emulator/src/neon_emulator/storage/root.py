@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from neon_emulator.storage import layout
 from neon_emulator.storage.cluster import initdb
 from neon_emulator.storage.errors import NoSpaceError, StorageError, is_no_space
-from neon_emulator.storage.filesystem import MIB, free_bytes
-from neon_emulator.storage.interface import CopyTiming
+from neon_emulator.storage.filesystem import MIB, file_stats, free_bytes
+from neon_emulator.storage.interface import ClusterSizes, CopyTiming
 from neon_emulator.storage.postmaster_pid import live_postmaster, remove_process_files
 from neon_emulator.storage.server_user import server_user
 
@@ -89,6 +89,17 @@ class StorageRoot(abc.ABC):
         if live_postmaster(path) is not None:
             raise StorageError(f"cannot remove {name}: its server is still running")
         self._discard(path)
+
+    def sizes(self, name: str, base: str | None = None) -> ClusterSizes:
+        """The cluster's bytes, and those of its files that are new or changed (size or mtime) since `base`:
+        a file-level estimate of what Neon reports as a snapshot's `full_size` and `diff_size`."""
+        files = file_stats(self.data_dir(name))
+        full = sum(size for size, _ in files.values())
+        if base is None or not self.exists(base):
+            return ClusterSizes(full, full)
+        before = file_stats(self.data_dir(base))
+        diff = sum(stat[0] for rel, stat in files.items() if before.get(rel) != stat)
+        return ClusterSizes(full, diff)
 
     # Driver specifics.
 

@@ -15,8 +15,9 @@ from .projects import Projects
 from .resource import Route
 from .roles import Roles
 from .snapshots import Snapshots
+from .users import Users
 
-RESOURCES = (Projects, Branches, Snapshots, Databases, Roles, Endpoints, Operations)
+RESOURCES = (Projects, Branches, Snapshots, Databases, Roles, Endpoints, Operations, Users)
 
 
 def neon_routes(model: Model, executor: Executor, persist: Callable[[str | None], None]) -> list[Route]:

@@ -25,6 +25,7 @@ class Projects(Resource):
         return [
             ("POST", PROJECTS, self.create_project),
             ("GET", PROJECTS, self.list_projects),
+            ("GET", PROJECTS + "/shared", self.list_shared_projects),  # before {project_id}
             ("GET", PROJECT, self.get_project),
             ("PATCH", PROJECT, self.update_project),
             ("DELETE", PROJECT, self.delete_project),
@@ -36,6 +37,8 @@ class Projects(Resource):
         raw = obj(body, "project", "project")
         branch = obj(raw, "branch", "project.branch")
         database_name = opt_str(branch, "database_name", "project.branch.database_name", max_len=63)
+        account = self.account(request)
+        opt_str(raw, "org_id", "project.org_id")  # validated; like an organisation key, the key's org is used
         created = projects.create_project(
             self.model,
             name=opt_str(raw, "name", "project.name"),
@@ -49,7 +52,8 @@ class Projects(Resource):
             default_endpoint_settings=obj(
                 raw, "default_endpoint_settings", "project.default_endpoint_settings"
             ),
-            org_id=opt_str(raw, "org_id", "project.org_id"),
+            org_id=account.org_id,
+            owner=account.id,
             branch_name=opt_str(branch, "name", "project.branch.name"),
             database_name=database_name,
             role_name=opt_str(branch, "role_name", "project.branch.role_name", max_len=63),
@@ -64,8 +68,15 @@ class Projects(Resource):
             search=q.get("search") or None,
             cursor=q.get("cursor") or None,
             limit=query_int(q, "limit", 1, 400, 10) or 10,
+            owned_by=self.account(request).owns,
+            org_id=q.get("org_id") or None,
         )
         return ok(project_list_view(found, cursor))
+
+    async def list_shared_projects(self, request: web.Request) -> web.Response:
+        """Projects other accounts shared with this one: sharing is not emulated, so none."""
+        query_int(request.query, "limit", 1, 400, 10)
+        return ok({"projects": []})
 
     async def get_project(self, request: web.Request) -> web.Response:
         return ok({"project": project_view(self.model.project(request.match_info["project_id"]))})

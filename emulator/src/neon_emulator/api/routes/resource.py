@@ -12,6 +12,7 @@ from neon_emulator.engine.executor import Executor
 from neon_emulator.model.core import Model
 from neon_emulator.model.entities import Branch, Endpoint
 
+from ..accounts import Account
 from ..views import endpoint_view
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,6 +36,12 @@ class Resource:
         """The project's records changed: save them and run the operations they queued."""
         self.persist(project_id)
         self.executor.kick(project_id)
+
+    @staticmethod
+    def account(request: web.Request) -> Account:
+        """The account of the request's API key (set by the middleware)."""
+        account: Account = request["account"]
+        return account
 
     def endpoint_json(self, endpoint: Endpoint) -> dict[str, Any]:
         return endpoint_view(endpoint, self.model.project(endpoint.project_id).region_id)

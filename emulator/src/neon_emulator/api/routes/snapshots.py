@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from neon_emulator.model import snapshots
+from neon_emulator.model import schedules, snapshots
+from neon_emulator.model.errors import EmulatorError
+from neon_emulator.storage import StorageError
 
-from ..bodies import nullable_str, obj, opt_bool, opt_str, parse_json
+from ..bodies import nullable_str, obj, opt_bool, opt_str, parse_json, req_list
 from ..views import branch_view, operations_view, snapshot_view
 from .paths import BRANCH, PROJECT, SNAPSHOT
 from .resource import Resource, Route, ok
@@ -21,7 +23,20 @@ class Snapshots(Resource):
             ("PATCH", SNAPSHOT, self.update_snapshot),
             ("DELETE", SNAPSHOT, self.delete_snapshot),
             ("POST", SNAPSHOT + "/restore", self.restore_snapshot),
+            ("GET", BRANCH + "/backup_schedule", self.get_backup_schedule),
+            ("PUT", BRANCH + "/backup_schedule", self.put_backup_schedule),
         ]
+
+    async def get_backup_schedule(self, request: web.Request) -> web.Response:
+        pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
+        return ok({"schedule": schedules.backup_schedule(self.model, pid, bid)})
+
+    async def put_backup_schedule(self, request: web.Request) -> web.Response:
+        pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
+        items = req_list(parse_json(await request.text(), required=True), "schedule", "schedule")
+        schedule = schedules.set_backup_schedule(self.model, pid, bid, items)
+        self.changed(pid)
+        return ok({"schedule": schedule})
 
     async def create_snapshot(self, request: web.Request) -> web.Response:
         pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
@@ -35,6 +50,14 @@ class Snapshots(Resource):
             lsn=q.get("lsn") or None,
             expires_at=q.get("expires_at") or None,
         )
+        # The data is copied before the answer: the snapshot is the branch as it was when this was accepted.
+        try:
+            timing = await self.executor.capture(pid, bid, snap.id)
+        except StorageError as exc:
+            snapshots.capture_failed(self.model, ops, str(exc))
+            self.changed(pid)
+            raise EmulatorError(500, f"the snapshot could not be taken: {exc}") from None
+        snapshots.mark_captured(self.model, snap.id, timing.lsn)
         self.changed(pid)
         return ok({"snapshot": snapshot_view(snap), "operations": operations_view(ops)})
 
