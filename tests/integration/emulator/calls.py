@@ -64,3 +64,14 @@ def create_project(client: httpx.Client, **project: Any) -> dict[str, Any]:
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+def measured_snapshots(api: httpx.Client, project_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The project's snapshots by name once each has its `full_size`/`diff_size` (measured after the
+    snapshot's operation finished, absent until then, as on Neon)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = {s["name"]: s for s in api.get(f"/projects/{project_id}/snapshots").json()["snapshots"]}
+        if all("full_size" in s for s in listed.values()) or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.05)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.emulator.calls import call
+from tests.integration.emulator.calls import call, measured_snapshots
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]
 
@@ -84,6 +84,6 @@ def test_snapshot_expiry_is_moved_and_cleared(api: httpx.Client, shared_project:
     assert _moment(r.json()["snapshot"]["expires_at"]) == _moment(later)  # omitted: unchanged
     r = call(api, "PATCH", f"/projects/{pid}/snapshots/{sid}", json={"snapshot": {"expires_at": None}})
     assert r.status_code == 200 and "expires_at" not in r.json()["snapshot"]  # null: never expires
-    listed = {s["id"]: s for s in api.get(f"/projects/{pid}/snapshots").json()["snapshots"]}
+    listed = {s["id"]: s for s in measured_snapshots(api, pid).values()}
     assert "expires_at" not in listed[sid] and listed[sid]["full_size"] > 0
     assert call(api, "DELETE", f"/projects/{pid}/snapshots/{sid}").status_code == 202

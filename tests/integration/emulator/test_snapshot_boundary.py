@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from devenv.emulator import EmulatorServer
-from tests.integration.emulator.calls import call, create_project, wait_operations
+from tests.integration.emulator.calls import call, create_project, measured_snapshots, wait_operations
 
 pytestmark = [pytest.mark.emulator, pytest.mark.postgres]
 
@@ -96,7 +96,7 @@ def test_a_snapshot_holds_exactly_the_writes_before_its_request(each_driver: Emu
             late = sorted(rows & after)
             assert not late, f"{snap['name']}: {len(late)} rows written after the answer, from {late[0]}"
 
-        listed = {s["name"]: s for s in api.get(f"/projects/{pid}/snapshots").json()["snapshots"]}
+        listed = measured_snapshots(api, pid)
         first, second = listed["first"], listed["second"]
         for snap in (first, second):
             assert snap["full_size"] > 1_000_000 and 0 < snap["diff_size"] <= snap["full_size"], snap

@@ -20,7 +20,7 @@ from neon_emulator.faults import FaultInjector
 from neon_emulator.model import operations, snapshots
 from neon_emulator.model.core import Model
 from neon_emulator.model.entities import IN_PROGRESS, Operation
-from neon_emulator.storage import ClusterSizes, CopyTiming, Storage, StorageError
+from neon_emulator.storage import CopyTiming, Storage, StorageError
 
 from . import catalog
 from .jobs import (
@@ -123,9 +123,9 @@ class Executor:
             if job is not None:
                 # The state that asked for this job is saved before its side effects.
                 await self.durable(op.project_id)
-                measured = await self._in_thread(self._execute, job)
-                if isinstance(job, MeasureSnapshot) and measured is not None:
-                    snapshots.record_sizes(self.model, op.work["id"], measured.full, measured.diff)
+                await self._in_thread(self._execute, job)
+                if isinstance(job, MeasureSnapshot):
+                    self._measure_later(op.project_id, op.work["id"], job)
         except (StorageError, psycopg.Error, OSError) as exc:
             log.warning("operation %s (%s) failed: %s", op.id, op.action, exc)
             if op.id in self.model.state.operations:
@@ -146,6 +146,23 @@ class Executor:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
+    def _measure_later(self, project_id: str, snapshot_id: str, job: MeasureSnapshot) -> None:
+        """A snapshot's `full_size`/`diff_size`, measured after its operation has finished (absent until then,
+        as on Neon): walking two data directories would otherwise triple the operation's time."""
+
+        async def measure() -> None:
+            try:
+                sizes = await self._in_thread(self.storage.sizes, job.storage, job.base)
+            except (StorageError, OSError) as exc:  # e.g. deleted meanwhile: it stays unmeasured
+                log.info("snapshot %s not measured: %s", snapshot_id, exc)
+                return
+            snapshots.record_sizes(self.model, snapshot_id, sizes.full, sizes.diff)
+            self.persist(project_id)
+
+        task = asyncio.ensure_future(measure())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
         self._busy_threads.add(future)
@@ -155,7 +172,7 @@ class Executor:
             self._busy_threads.discard(future)
 
     # ---- jobs (worker thread) ------------------------------------------------------------------------------
-    def _execute(self, job: Job) -> ClusterSizes | None:
+    def _execute(self, job: Job) -> None:
         match job:
             case InitCluster(storage=name):
                 self._clear(name)  # a retry after a crash: nothing in it can matter yet
@@ -163,13 +180,12 @@ class Executor:
             case CloneCluster(src=src, dst=dst):
                 self._clear(dst)
                 self.storage.clone(src, dst, running=self.servers.serving(src))
-            case MeasureSnapshot(storage=name, base=base, captured=captured):
+            case MeasureSnapshot(storage=name, captured=captured):
                 if not captured:
                     self._clear(name)
                     raise StorageError(
                         "the emulator stopped before the snapshot's data was captured; take it again"
                     )
-                return self.storage.sizes(name, base)
             case RemoveCluster(storage=name):
                 self.servers.stop_any(name)
                 self.storage.remove(name)
@@ -182,7 +198,6 @@ class Executor:
                 self._change_catalog(job)
             case _:
                 assert_never(job)
-        return None
 
     def _change_catalog(self, job: SyncCatalog | DropRole | DropDatabase | RenameDatabase) -> None:
         process = self.servers.of(job.endpoint_id)
