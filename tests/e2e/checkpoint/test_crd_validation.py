@@ -47,6 +47,8 @@ spec:
         ("projectId with capitals", "projectId: Gentle-River", "spec.projectId"),
         ("unknown deletionPolicy", "projectId: p-1\ndeletionPolicy: Keep", "spec.deletionPolicy"),
         ("ttl that is not a duration", "projectId: p-1\nttl: tomorrow", "spec.ttl"),
+        ("ttl past any date", "projectId: p-1\nttl: 999999999999d", "spec.ttl"),
+        ("expiresAt in the year 9999", "projectId: p-1\nexpiresAt: '9999-12-31T23:59:59Z'", "spec.expiresAt"),
         (
             "both expiresAt and ttl",
             "projectId: p-1\nttl: 1h\nexpiresAt: '2030-01-01T00:00:00Z'",

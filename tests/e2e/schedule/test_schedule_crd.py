@@ -77,6 +77,12 @@ def test_valid_schedules_are_accepted(crds: KubeControlPlane, namespace: str, tr
             "set exactly one of spec.schedule",
         ),
         ("four cron fields", f"schedule: '* * * *'\n{TEMPLATE}", "5 space-separated fields"),
+        ("every past any date", f"every: 99999999999d\n{TEMPLATE}", "spec.every"),
+        (
+            "keepLast above Neon's snapshot limit",
+            f"every: 1h\n{TEMPLATE}\nretention: {{keepLast: 1000}}",
+            "spec.retention.keepLast",
+        ),
         ("minute 60", f"schedule: '60 * * * *'\n{TEMPLATE}", "the minute field (1st)"),
         ("hour 24", f"schedule: '0 24 * * *'\n{TEMPLATE}", "the hour field (2nd)"),
         ("day 32", f"schedule: '0 0 32 * *'\n{TEMPLATE}", "the day-of-month field (3rd)"),

@@ -342,3 +342,31 @@ async def test_an_expiry_edit_moves_the_snapshots_expiry(world: World) -> None:
     assert status(world)["phase"] == "Ready"
     row = await meta_row(world.runtime)
     assert row is not None and row.expires_at == moved
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"source": {"prompt": "drop table\x00users"}}, "spec.source.prompt"),
+        ({"source": {"steps": ["ok", "\x00"]}}, "spec.source.steps[1]"),
+        ({"ttl": "999999999999d"}, "spec.ttl"),
+        ({"ttl": "3651d"}, "spec.ttl"),
+        ({"expiresAt": "9999-12-31T23:59:59Z"}, "spec.expiresAt"),
+    ],
+)
+async def test_what_cannot_be_kept_fails_before_any_snapshot(
+    world: World, spec: dict[str, Any], field: str
+) -> None:
+    """A NUL the meta database cannot store, or a lifetime past any valid date, is a Failed InvalidSpec
+    naming the field, before Neon is asked anything (it used to retry forever after the snapshot)."""
+    world.neon.project()
+    apply_checkpoint(world, **spec)
+
+    with pytest.raises(kopf.PermanentError):
+        await flow(world).create()
+
+    assert status(world)["phase"] == "Failed"
+    assert ready(world)["reason"] == "InvalidSpec"
+    assert field in ready(world)["message"]
+    assert world.calls.sent == []
+    assert await meta_row(world.runtime) is None

@@ -29,6 +29,13 @@ class CheckpointSpec:
         project_id = spec.get("projectId")
         if not isinstance(project_id, str) or not project_id:
             raise InvalidSpec("spec.projectId is required")
+        branch = spec.get("branch") or None
+        if branch is not None and not isinstance(branch, str):
+            raise InvalidSpec(f"spec.branch must be a branch name, got {branch!r}")
+        source = spec.get("source") or {}
+        if not isinstance(source, Mapping):
+            raise InvalidSpec("spec.source must be an object")
+        _check_storable(source, "spec.source")
         policy = spec.get("deletionPolicy", "Delete")
         if policy not in ("Delete", "Retain"):
             raise InvalidSpec(f"spec.deletionPolicy must be Delete or Retain, got {policy!r}")
@@ -42,8 +49,8 @@ class CheckpointSpec:
             raise InvalidSpec(f"spec.ttl: {exc}") from None
         return cls(
             project_id=project_id,
-            branch=spec.get("branch") or None,
-            source=dict(spec.get("source") or {}),
+            branch=branch,
+            source=dict(source),
             expires_at=expires_at,
             ttl=ttl,
             deletion_policy=policy,
@@ -57,3 +64,18 @@ class CheckpointSpec:
         if self.ttl is not None:
             return created_at + self.ttl
         return None
+
+
+def _check_storable(value: Any, where: str) -> None:
+    """The meta database stores `source` as jsonb, which refuses NUL characters: found before any snapshot
+    is taken, not after (the Checkpoint would retry forever with its snapshot made)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidSpec(f"{where} contains a NUL character, which cannot be stored")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_storable(str(key), f"{where} (a key)")
+            _check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{where}[{index}]")

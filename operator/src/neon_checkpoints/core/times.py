@@ -19,14 +19,21 @@ def precise_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The latest time a spec may name (the CRDs' rules say the same): far enough for any expiry, and early
+# enough that adding a duration to it never leaves the calendar.
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
 def parse_time(value: str) -> dt.datetime:
-    """An RFC 3339 time with a timezone; ValueError (naming the value) otherwise."""
+    """An RFC 3339 time with a timezone, before LATEST; ValueError (naming the value) otherwise."""
     try:
         moment = dt.datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ValueError(f"not an RFC 3339 time: {value!r}") from None
     if moment.tzinfo is None:
         raise ValueError(f"time without a timezone: {value!r}")
+    if moment >= LATEST:
+        raise ValueError(f"{value!r} is not before {rfc3339(LATEST)}")
     return moment
 
 

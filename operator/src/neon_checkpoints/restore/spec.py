@@ -35,6 +35,8 @@ class RestoreSpec:
         if policy not in ("Retain", "Delete"):
             raise InvalidSpec(f"spec.oldBranchPolicy must be Retain or Delete, got {policy!r}")
         secret = spec.get("previewSecretName") or None
+        if secret is not None and not isinstance(secret, str):
+            raise InvalidSpec(f"spec.previewSecretName must be a Secret name, got {secret!r}")
         if secret is not None and mode != "Preview":
             raise InvalidSpec("spec.previewSecretName is only valid with mode Preview")
         return cls(

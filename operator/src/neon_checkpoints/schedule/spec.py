@@ -7,10 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.durations import DurationError, parse_duration
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.schedule.cron import CronError, Every, Trigger, parse_cron
 
+# Neon keeps at most 100 manual snapshots per project on paid plans (neon-api.md).
+KEEP_LAST_MAX = 100
 _TEMPLATE_FIELDS = ("projectId", "branch", "source", "deletionPolicy", "ttl", "credentialsSecretRef")
 
 
@@ -42,13 +45,26 @@ class ScheduleSpec:
         except (CronError, DurationError) as exc:
             raise InvalidSchedule(f"spec.{'schedule' if cron else 'every'}: {exc}") from None
         template = spec.get("checkpointTemplate") or {}
-        template_spec = dict(template.get("spec") or {})
-        if not template_spec.get("projectId"):
+        template_spec = template.get("spec") if isinstance(template, Mapping) else None
+        if not isinstance(template_spec, Mapping) or not template_spec.get("projectId"):
             raise InvalidSchedule("spec.checkpointTemplate.spec.projectId is required")
+        try:
+            # Each run's Checkpoint gets this spec: refuse it here rather than fail every run.
+            CheckpointSpec.from_dict(template_spec)
+        except InvalidSpec as exc:
+            raise InvalidSchedule(str(exc).replace("spec.", "spec.checkpointTemplate.spec.", 1)) from None
         retention = spec.get("retention") or {}
+        if not isinstance(retention, Mapping):
+            raise InvalidSchedule("spec.retention must be an object")
         keep_last = retention.get("keepLast")
-        if keep_last is not None and (not isinstance(keep_last, int) or keep_last < 1):
-            raise InvalidSchedule(f"spec.retention.keepLast must be at least 1, got {keep_last!r}")
+        if keep_last is not None and (
+            not isinstance(keep_last, int)
+            or isinstance(keep_last, bool)
+            or not 1 <= keep_last <= KEEP_LAST_MAX
+        ):
+            raise InvalidSchedule(
+                f"spec.retention.keepLast must be from 1 to {KEEP_LAST_MAX}, got {keep_last!r}"
+            )
         try:
             max_age = parse_duration(retention["maxAge"]) if retention.get("maxAge") else None
         except DurationError as exc:
