@@ -13,7 +13,6 @@ from tests.unit.flowkit.runtime import (
     neon_transport,
     open_runtime,
     open_world,
-    secret_data,
     settings,
 )
 
@@ -32,6 +31,5 @@ __all__ = [
     "open_runtime",
     "open_world",
     "raw_object",
-    "secret_data",
     "settings",
 ]

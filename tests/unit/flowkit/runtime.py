@@ -3,7 +3,6 @@ request recorded with the key it carried) and whose meta store is real, on the s
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -117,10 +116,6 @@ async def open_runtime(
     finally:
         await default.aclose()
         await store.close()
-
-
-def secret_data(value: str) -> str:
-    return base64.b64encode(value.encode()).decode()
 
 
 @dataclass

@@ -142,7 +142,7 @@ class RestoreFlow(Flow):
                 pass
         project = checkpoint.project_id
         try:
-            self._record = await self._base_record(spec, checkpoint)
+            self._record = await self._base_record(spec, checkpoint, begun)
             async with (
                 self._client(spec.credentials, checkpoint_key(found, begun)) as client,
                 self._project_lock(project),
@@ -158,9 +158,12 @@ class RestoreFlow(Flow):
             return None
         return await self.runtime.store.get_checkpoint_by_id(row.checkpoint_id)
 
-    async def _base_record(self, spec: RestoreSpec, checkpoint: CheckpointView) -> RestoreRecord:
-        # The checkpoint's meta row names its branch as the timeline knows it (lineage joins on it).
-        row = await self.runtime.store.get_checkpoint(checkpoint.uid)
+    async def _base_record(
+        self, spec: RestoreSpec, checkpoint: CheckpointView, begun: CheckpointRow | None
+    ) -> RestoreRecord:
+        # The checkpoint's meta row names its branch as the timeline knows it (lineage joins on it); a
+        # restore already under way read that row just now.
+        row = begun if begun is not None else await self.runtime.store.get_checkpoint(checkpoint.uid)
         return RestoreRecord(
             uid=self.uid,
             namespace=self.namespace,
