@@ -125,6 +125,7 @@ class AsyncNeonClient:
     update_branch = _bind(branches.update_branch)
     delete_branch = _bind(branches.delete_branch)
     set_default_branch = _bind(branches.set_default_branch)
+    restore_branch = _bind(branches.restore_branch)
     # endpoints
     list_endpoints = _bind(endpoints.list_endpoints)
     get_endpoint = _bind(endpoints.get_endpoint)

@@ -35,3 +35,8 @@ def snapshot_name(uid: str) -> str:
 def preview_branch_name(uid: str) -> str:
     """The Neon branch of a Preview restore: from its uid alone, for the same reason."""
     return f"{PREVIEW_BRANCH_PREFIX}{uid}"
+
+
+def undo_preserve_name(uid: str) -> str:
+    """The branch an undo keeps production's state under (Neon's `preserve_under_name`): from its uid."""
+    return f"before-undo-{uid}"

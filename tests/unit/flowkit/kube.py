@@ -11,6 +11,7 @@ import kopf
 
 from neon_checkpoints.names import GROUP, VERSION
 from neon_checkpoints.runtime.kube import AlreadyExists, Kube, SecretUnavailable
+from tests.unit.flowkit.workloads import WorkloadsMixin
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def body(kind: str, name: str, spec: dict[str, Any], *, uid: str, namespace: str
     return kopf.Body(cast(Any, raw_object(kind, name, spec, uid=uid, namespace=namespace)))
 
 
-class FakeKube(Kube):
+class FakeKube(WorkloadsMixin, Kube):
     """The cluster as a dict. Status patches merge into the stored object (as the apiserver's merge patch
     does) and are also kept in order; Events are recorded instead of posted."""
 
@@ -65,6 +66,13 @@ class FakeKube(Kube):
         self.secret_labels: dict[tuple[str, str], Mapping[str, str]] = {}
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
         self.events: list[PostedEvent] = []
+        # The app's workloads by (kind, namespace, name); every write to them in order, as
+        # (verb, kind, name, body); `fail_workload_writes` makes the next N writes answer 503.
+        self.workloads: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.workload_writes: list[tuple[str, str, str, dict[str, Any]]] = []
+        self.fail_workload_writes = 0
+        # Whether the controller-manager acts (observedGeneration follows generation at once).
+        self.controller_running = True
 
     async def close(self) -> None:
         return None

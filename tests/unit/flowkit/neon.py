@@ -310,6 +310,24 @@ class FakeNeon:
         }
         return 200, {"branch": restored, "endpoints": [endpoint], "operations": operations}
 
+    def _restore_branch(
+        self, project: FakeProject, request: httpx.Request, branch_id: str
+    ) -> tuple[int, Any]:
+        """The target keeps its id (and computes); its old state is kept under `preserve_under_name`."""
+        target = _branch(project, branch_id)
+        asked = json.loads(request.content or b"{}")
+        source = _branch(project, asked["source_branch_id"])
+        preserve = asked.get("preserve_under_name")
+        if preserve and project.branch_named(preserve) is not None:
+            raise Refused(409, f"branch with the provided name {preserve!r} already exists")
+        operations = []
+        if preserve:
+            kept = project.add_branch(preserve, restored_from_branch=target["id"])
+            operations.append(project.add_operation("create_branch", branch_id=kept["id"]))
+        target.update(reset_from=source["id"])
+        operations.append(project.add_operation("reset_to_parent", branch_id=target["id"]))
+        return 200, {"branch": target, "operations": operations}
+
     def _operations(self, project: FakeProject, request: httpx.Request) -> tuple[int, Any]:
         newest_first = sorted(project.operations, key=lambda op: op["created_at"], reverse=True)
         return 200, {"operations": newest_first, "pagination": {"cursor": stamp(now())}}
@@ -361,6 +379,7 @@ _ROUTES: dict[tuple[str, ...], Route] = {
     ("PATCH", "snapshots", "*"): FakeNeon._update_snapshot,
     ("DELETE", "snapshots", "*"): FakeNeon._delete_snapshot,
     ("POST", "snapshots", "*", "restore"): FakeNeon._restore,
+    ("POST", "branches", "*", "restore"): FakeNeon._restore_branch,
     ("GET", "operations"): FakeNeon._operations,
     ("GET", "operations", "*"): FakeNeon._operation,
     ("GET", "connection_uri"): FakeNeon._connection_uri,

@@ -1,4 +1,5 @@
-"""Branches: list (paginated), exact-name lookup, create, rename/protect, delete, make default."""
+"""Branches: list (paginated), exact-name lookup, create, rename/protect, delete, make default, restore from
+another branch."""
 
 from __future__ import annotations
 
@@ -79,4 +80,27 @@ def delete_branch(project_id: str, branch_id: str) -> Exchange[tuple[Operation, 
 
 def set_default_branch(project_id: str, branch_id: str) -> Exchange[Mutation[Branch]]:
     request = Request("POST", path("projects", project_id, "branches", branch_id, "set_as_default"))
+    return (yield from mutation(request, "branch", Branch.from_json))
+
+
+def restore_branch(
+    project_id: str,
+    branch_id: str,
+    *,
+    source_branch_id: str,
+    preserve_under_name: str | None = None,
+    source_lsn: str | None = None,
+    source_timestamp: str | None = None,
+) -> Exchange[Mutation[Branch]]:
+    """POST /projects/{id}/branches/{id}/restore: the branch's data becomes `source_branch_id`'s (at its head,
+    or at `source_lsn`/`source_timestamp`); its id and computes stay, so its connection string does too.
+    `preserve_under_name` keeps the state it had as a new branch of that name (Neon requires it when a
+    branch is restored onto itself or has children)."""
+    body = compact(
+        source_branch_id=source_branch_id,
+        preserve_under_name=preserve_under_name,
+        source_lsn=source_lsn,
+        source_timestamp=source_timestamp,
+    )
+    request = Request("POST", path("projects", project_id, "branches", branch_id, "restore"), json=body)
     return (yield from mutation(request, "branch", Branch.from_json))

@@ -8,7 +8,7 @@ the meta row is an upsert keyed by uid.
 from __future__ import annotations
 
 import datetime as dt
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from neon_api import AsyncNeonClient, errors
 from neon_api.models import Branch, Snapshot
@@ -34,15 +34,22 @@ from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.core.verdicts import Verdict
 from neon_checkpoints.meta import CheckpointRecord
+from neon_checkpoints.meta.workloads import Revision
 from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.status import PhaseRules
+from neon_checkpoints.workloads.apply import WorkloadProblem, read_workloads, revision_of
+from neon_checkpoints.workloads.capture import REVISION_LENGTH
 
 CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
     Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED
 )
+
+
+def _summary(revision: Revision) -> dict[str, str]:
+    return {"kind": revision.kind, "name": revision.name, "revision": revision.digest[:REVISION_LENGTH]}
 
 
 def _time(moment: dt.datetime | None) -> str | None:
@@ -81,6 +88,7 @@ class CheckpointFlow(Flow):
                 await self._fail_or_retry(Verdict(False, reason, message))
                 return
             case TakeSnapshot(branch_id=branch_id, name=snapshot_name, expires_at=expires_at):
+                workloads = await self._capture_workloads(spec)
                 accepted = await client.create_snapshot(
                     project, branch_id, name=snapshot_name, expires_at=expires_at
                 )
@@ -92,6 +100,7 @@ class CheckpointFlow(Flow):
                 recorded = self.status.get("operations") or []
                 listed = () if recorded else await client.list_operations(project)
                 recorded_ops = adopted_snapshot_operations(snapshot, recorded, listed)
+                workloads = await self._recorded_workloads()
                 self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
         resolved = observed.branch.name if observed.branch else self.status.get("branch")
         branch_name = spec.branch or resolved or ""
@@ -104,6 +113,7 @@ class CheckpointFlow(Flow):
             snapshotName=snapshot.name,
             sourceBranchId=snapshot.source_branch_id,
             operations=recorded_ops,
+            **workloads,
         )
         finished = await client.wait_for_operations(
             project,
@@ -143,6 +153,25 @@ class CheckpointFlow(Flow):
             checkpointId=row.id,
             parentCheckpointId=row.parent_checkpoint_id,
         )
+
+    async def _capture_workloads(self, spec: CheckpointSpec) -> dict[str, Any]:
+        """Read the workloads just before the snapshot is asked for and record them (replacing what an
+        attempt that never got its snapshot recorded): a missing or oversized one fails the checkpoint
+        here, with no snapshot taken."""
+        if spec.workloads.empty:
+            return {}
+        try:
+            result = await read_workloads(self.runtime.kube, self.namespace, spec.workloads)
+        except WorkloadProblem as exc:
+            await self._fail_or_retry(Verdict(False, exc.reason, str(exc)))
+        rows = await self.runtime.store.workloads.record_capture(
+            self.uid, [(revision_of(item), env) for item, env in result.captured], replace=True
+        )
+        return {"workloads": [_summary(row.revision) for row in rows]}
+
+    async def _recorded_workloads(self) -> dict[str, Any]:
+        rows = await self.runtime.store.workloads.of_checkpoint(self.uid)
+        return {"workloads": [_summary(row.revision) for row in rows]} if rows else {}
 
     async def _resolve_branch(self, client: AsyncNeonClient, spec: CheckpointSpec) -> Branch | None:
         # By NAME every time: a finalized restore gives the branch a new id (neon-api.md §6.2).

@@ -11,6 +11,7 @@ from neon_checkpoints.core.durations import DurationError, parse_duration
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
 from neon_checkpoints.core.times import parse_time
+from neon_checkpoints.workloads.spec import WorkloadsSpec
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class CheckpointSpec:
     ttl: dt.timedelta | None = None
     deletion_policy: Literal["Delete", "Retain"] = "Delete"
     credentials: SecretRef | None = None
+    # The app's code state recorded with the snapshot (design.md §8).
+    workloads: WorkloadsSpec = field(default_factory=WorkloadsSpec)
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> CheckpointSpec:
@@ -55,6 +58,7 @@ class CheckpointSpec:
             ttl=ttl,
             deletion_policy=policy,
             credentials=secret_ref(spec),
+            workloads=WorkloadsSpec.from_dict(spec),
         )
 
     def expiry(self, created_at: dt.datetime) -> dt.datetime | None:

@@ -17,7 +17,10 @@ async def list_checkpoints(
     """A project's checkpoints (optionally of one branch), oldest first."""
     cur = conn.cursor(row_factory=class_row(CheckpointRow))
     await cur.execute(
-        "SELECT * FROM checkpoints WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
+        "SELECT c.*, (SELECT json_agg(json_build_object('kind', w.kind, 'name', w.name,"
+        " 'revision', left(w.digest, 12)) ORDER BY w.position) FROM checkpoint_workloads w"
+        " WHERE w.checkpoint_uid = c.uid) AS workloads"
+        " FROM checkpoints c WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
         " ORDER BY created_at, id",
         (project_id, branch_name, branch_name),
     )

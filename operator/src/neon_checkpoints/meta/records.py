@@ -53,6 +53,8 @@ class CheckpointRow:
     updated_at: dt.datetime
     credentials_secret_name: str | None = None
     credentials_secret_key: str | None = None
+    # [{kind, name, revision}] recorded with the snapshot (filled by the timeline's query only).
+    workloads: list[dict[str, str]] | None = None
 
     @property
     def credentials(self) -> SecretRef | None:
@@ -85,6 +87,8 @@ class RestoreRecord:
     error: str | None = None
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
+    # An undo: the uid of the restore it undoes.
+    undo_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,3 +111,5 @@ class RestoreRow:
     completed_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    database_restored_at: dt.datetime | None = None
+    undo_of: str | None = None

@@ -74,4 +74,44 @@ MIGRATIONS: tuple[Migration, ...] = (
             ADD COLUMN credentials_secret_key text;
         """,
     ),
+    Migration(
+        4,
+        "workloads recorded with checkpoints, and what restores applied and replaced",
+        # Content-addressed: a template unchanged between checkpoints is one row. Keyed by the resources'
+        # uids (not row ids) so a Checkpoint's capture is recorded before its snapshot is asked for.
+        """
+        CREATE TABLE workload_revisions (
+            digest text PRIMARY KEY,
+            kind text NOT NULL,
+            content jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE TABLE checkpoint_workloads (
+            checkpoint_uid text NOT NULL,
+            position integer NOT NULL,
+            kind text NOT NULL,
+            name text NOT NULL,
+            digest text NOT NULL REFERENCES workload_revisions (digest),
+            database_url_env text,
+            captured_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (checkpoint_uid, kind, name)
+        );
+        CREATE TABLE restore_workloads (
+            restore_uid text NOT NULL,
+            position integer NOT NULL,
+            kind text NOT NULL,
+            name text NOT NULL,
+            target_digest text NOT NULL REFERENCES workload_revisions (digest),
+            replaced_digest text REFERENCES workload_revisions (digest),
+            applied_generation bigint,
+            applied_at timestamptz,
+            PRIMARY KEY (restore_uid, kind, name)
+        );
+        ALTER TABLE restores
+            ADD COLUMN database_restored_at timestamptz,
+            ADD COLUMN undo_of text,
+            DROP CONSTRAINT restores_mode_check,
+            ADD CONSTRAINT restores_mode_check CHECK (mode IN ('Finalize', 'Preview', 'Undo'));
+        """,
+    ),
 )

@@ -15,6 +15,7 @@ from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.locks import ProjectLocks
 from neon_checkpoints.meta.migrations import apply_migrations
 from neon_checkpoints.meta.records import CheckpointRecord, CheckpointRow, RestoreRecord, RestoreRow
+from neon_checkpoints.meta.workloads import WorkloadStore
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +65,13 @@ RETURNING c.*
 _UPSERT_RESTORE = """
 INSERT INTO restores AS r (
     uid, namespace, name, project_id, branch_name, checkpoint_id, mode, target_branch_id,
-    restored_branch_id, replaced_branch_id, operation_ids, phase, error, started_at, completed_at
+    restored_branch_id, replaced_branch_id, operation_ids, phase, error, started_at, completed_at, undo_of
 ) VALUES (
     %(uid)s, %(namespace)s, %(name)s, %(project_id)s, %(branch_name)s, %(checkpoint_id)s, %(mode)s,
     %(target_branch_id)s, %(restored_branch_id)s, %(replaced_branch_id)s, %(operation_ids)s, %(phase)s,
     %(error)s, %(started_at)s,
-    COALESCE(%(completed_at)s, CASE WHEN %(phase)s IN ('Succeeded', 'Failed') THEN clock_timestamp() END)
+    COALESCE(%(completed_at)s, CASE WHEN %(phase)s IN ('Succeeded', 'Failed') THEN clock_timestamp() END),
+    %(undo_of)s
 )
 ON CONFLICT (uid) DO UPDATE SET
     checkpoint_id = COALESCE(EXCLUDED.checkpoint_id, r.checkpoint_id),
@@ -92,6 +94,7 @@ class MetaStore:
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
         self._pool = pool
         self.locks = ProjectLocks(pool)
+        self.workloads = WorkloadStore(pool)
 
     def __repr__(self) -> str:
         # The pool's conninfo may hold a password: never show it.
@@ -188,6 +191,30 @@ class MetaStore:
             row = await cur.fetchone()
         assert row is not None
         return row
+
+    async def mark_database_restored(
+        self, uid: str, restored_branch_id: str, replaced_branch_id: str | None
+    ) -> None:
+        """The database part of a restore is over: a resumed flow goes on with the workloads and never asks
+        Neon again."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "UPDATE restores SET"
+                " database_restored_at = COALESCE(database_restored_at, clock_timestamp()),"
+                " restored_branch_id = %s, replaced_branch_id = COALESCE(%s, replaced_branch_id),"
+                " updated_at = clock_timestamp() WHERE uid = %s",
+                (restored_branch_id, replaced_branch_id, uid),
+            )
+
+    async def find_restore(self, namespace: str, name: str) -> RestoreRow | None:
+        """The newest restore of that name (its resource may be gone)."""
+        async with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(RestoreRow))
+            await cur.execute(
+                "SELECT * FROM restores WHERE namespace = %s AND name = %s ORDER BY created_at DESC LIMIT 1",
+                (namespace, name),
+            )
+            return await cur.fetchone()
 
     async def get_restore(self, uid: str) -> RestoreRow | None:
         async with self._pool.connection() as conn:

@@ -9,6 +9,7 @@ gives it a new id (neon-api.md §6.2).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import replace
 from typing import Any, NoReturn
@@ -31,6 +32,7 @@ from neon_checkpoints.names import (
     RESTORE_UID_LABEL,
     preview_branch_name,
 )
+from neon_checkpoints.restore.code import CONDITION, CodeRollback
 from neon_checkpoints.restore.plan import (
     AdoptRestore,
     CheckpointView,
@@ -62,6 +64,7 @@ from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.kube import AlreadyExists
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules
+from neon_checkpoints.workloads.apply import WorkloadProblem
 
 RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
     RestorePhase, next_phase, "Succeeded", condition_status, failed=RestorePhase.FAILED
@@ -184,6 +187,24 @@ class RestoreFlow(Flow):
         if row is not None and row.phase in (RestorePhase.SUCCEEDED, RestorePhase.FAILED):
             await self._restore_status_from(row)  # finished, but status never said so (crash in between)
             return
+        code = self._code(spec)
+        if row is not None and row.database_restored_at is not None and row.restored_branch_id:
+            # The database part is done (a crash or a retry came after it): never ask Neon again.
+            self.logger.info(
+                "database already restored (branch %s); finishing the rest", row.restored_branch_id
+            )
+            assert row.started_at is not None
+            await self._finish(
+                spec,
+                checkpoint,
+                client,
+                code,
+                row.restored_branch_id,
+                row.replaced_branch_id,
+                row.started_at,
+                (),
+            )
+            return
         intent = (
             Intent(row.started_at, row.target_branch_id)
             if row is not None and row.started_at is not None and row.target_branch_id is not None
@@ -208,7 +229,7 @@ class RestoreFlow(Flow):
             case Fail(reason=reason, message=message):
                 await self._fail_or_retry(Verdict(False, reason, f"Neon project {project}: {message}"))
             case IssueRestore():
-                branch, operations, intent = await self._issue(action, checkpoint, client)
+                branch, operations, intent = await self._issue(action, checkpoint, client, code)
             case AdoptRestore(branch=branch):
                 self.logger.info("restore already requested by an earlier attempt: branch %s", branch.id)
                 adoption = plan_adoption(
@@ -230,10 +251,15 @@ class RestoreFlow(Flow):
             timeout=self.runtime.settings.operation_timeout,
             pace=self.runtime.pace,
         )
-        await self._complete(spec, checkpoint, client, branch, intent, finished)
+        await self._complete(spec, checkpoint, client, code, branch, intent, finished)
+
+    def _code(self, spec: RestoreSpec) -> CodeRollback:
+        return CodeRollback(
+            self.runtime, self.status, self.logger, namespace=self.namespace, restore_uid=self.uid, spec=spec
+        )
 
     async def _issue(
-        self, action: IssueRestore, checkpoint: CheckpointView, client: AsyncNeonClient
+        self, action: IssueRestore, checkpoint: CheckpointView, client: AsyncNeonClient, code: CodeRollback
     ) -> tuple[Branch, tuple[Operation | str, ...], Intent]:
         """Record the intent, then ask Neon; return the new branch and the operations to wait for."""
         assert self._record is not None
@@ -257,6 +283,10 @@ class RestoreFlow(Flow):
             checkpointId=self._record.checkpoint_id,
             startedAt=precise_time(started),
         )
+        if action.finalize:
+            # Intent first, then what the workloads are now (for an undo), then the quiesce.
+            await code.prepare(await code.checkpoint_targets(checkpoint.uid))
+            crash_point(self.runtime.settings.crash_after, "workloads-prepared")
         try:
             result = await client.restore_snapshot(
                 project,
@@ -297,49 +327,96 @@ class RestoreFlow(Flow):
         spec: RestoreSpec,
         checkpoint: CheckpointView,
         client: AsyncNeonClient,
+        code: CodeRollback,
         branch: Branch,
         intent: Intent,
         finished: tuple[Operation, ...],
     ) -> None:
-        assert self._record is not None
         project = checkpoint.project_id
         restored = await client.get_branch(project, branch.id)
-        fields: dict[str, Any] = {"restoredBranchId": restored.id}
         replaced: str | None = None
         if spec.mode == "Finalize":
             replaced = restored.restored_as or intent.target_branch_id
+            await self.runtime.store.mark_database_restored(self.uid, restored.id, replaced)
+            crash_point(self.runtime.settings.crash_after, "database-restored")
+        await self._finish(
+            spec, checkpoint, client, code, restored.id, replaced, intent.started_at, finished, restored
+        )
+
+    async def _finish(
+        self,
+        spec: RestoreSpec,
+        checkpoint: CheckpointView,
+        client: AsyncNeonClient,
+        code: CodeRollback,
+        restored_id: str,
+        replaced: str | None,
+        started_at: dt.datetime,
+        finished: tuple[Operation, ...],
+        restored: Branch | None = None,
+    ) -> None:
+        """After the database restore: the workloads, the `(old)` branch policy or the Preview's Secret,
+        then Succeeded."""
+        assert self._record is not None
+        project = checkpoint.project_id
+        fields: dict[str, Any] = {"restoredBranchId": restored_id}
+        if spec.mode == "Finalize":
             fields["replacedBranchId"] = replaced
             message = (
-                f"branch {restored.name} is now Checkpoint {checkpoint.name} "
-                f"(branch {restored.id}; replaced {replaced})"
+                f"branch {checkpoint.branch or 'default'} is now Checkpoint {checkpoint.name} "
+                f"(branch {restored_id}; replaced {replaced})"
             )
-            if spec.old_branch_policy == "Delete":
+            suffix, code_fields = await self._finish_code(code)
+            message += suffix
+            fields.update(code_fields)
+            if spec.old_branch_policy == "Delete" and replaced:
                 message += await self._delete_old_branch(client, project, replaced)
         else:
+            restored = restored or await client.get_branch(project, restored_id)
             secret = await self._write_preview_secret(client, project, restored, spec)
             fields["previewSecretName"] = secret
             message = (
                 f"preview of Checkpoint {checkpoint.name} on branch {restored.id}; URI in Secret {secret}"
             )
+        await self._succeed(restored_id, replaced, started_at, finished, message, fields)
+
+    async def _finish_code(self, code: CodeRollback) -> tuple[str, dict[str, Any]]:
+        try:
+            return await code.finish()
+        except WorkloadProblem as exc:
+            self.status.note_condition(CONDITION, "False", exc.reason, str(exc))
+            await self._fail_or_retry(Verdict(False, exc.reason, f"the database was restored, but {exc}"))
+
+    async def _succeed(
+        self,
+        restored_id: str,
+        replaced: str | None,
+        started_at: dt.datetime,
+        finished: tuple[Operation, ...],
+        message: str,
+        fields: dict[str, Any],
+    ) -> None:
+        assert self._record is not None
         completed = utcnow()
         await self.runtime.store.upsert_restore(
             replace(
                 self._record,
                 phase=RestorePhase.SUCCEEDED.value,
-                restored_branch_id=restored.id,
+                restored_branch_id=restored_id,
                 replaced_branch_id=replaced,
                 operation_ids=tuple(op.id for op in finished),
                 completed_at=completed,
             )
         )
+        if finished:
+            fields["operations"] = operation_entries(finished)
         await self.status.record(
             RestoreStep.SUCCEEDED,
             "Restored",
             message,
             **fields,
-            operations=operation_entries(finished),
             completedAt=precise_time(completed),
-            durationSeconds=duration_seconds(intent.started_at, completed),
+            durationSeconds=duration_seconds(started_at, completed),
         )
 
     async def _delete_old_branch(self, client: AsyncNeonClient, project: str, branch_id: str) -> str:

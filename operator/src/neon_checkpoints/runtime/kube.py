@@ -1,7 +1,8 @@
 """The Kubernetes API calls the operator makes itself (kopf does the watching): its own resources (get, list,
 create, delete, status patches mid-handler), Events, the Secrets it reads (`credentialsSecretRef`) and the
-ones it writes (a Preview's connection URI). One async client, one error translation; flows reach the
-cluster only through this class, so their tests replace it whole.
+ones it writes (a Preview's connection URI), and the app's workloads a Checkpoint records
+(Deployments, StatefulSets, ConfigMaps: get, list, patch, server-side apply). One async client, one error
+translation; flows reach the cluster only through this class, so their tests replace it whole.
 
 Errors carry the call and the status only: a Secret's body must never reach a log, an Event or status.
 """
@@ -9,6 +10,7 @@ Errors carry the call and the status only: a Secret's body must never reach a lo
 from __future__ import annotations
 
 import base64
+import builtins
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
@@ -68,6 +70,7 @@ class Kube:
         # The generated signatures are loosely typed; these are JSON dicts, typed at our methods.
         self._core: Any = client.CoreV1Api(api_client)
         self._custom: Any = client.CustomObjectsApi(api_client)
+        self._apps: Any = client.AppsV1Api(api_client)
 
     @classmethod
     async def from_environment(cls) -> Kube:
@@ -217,6 +220,91 @@ class Kube:
                 ),
             )
         except (NotFound, AlreadyExists):  # gone meanwhile, or replaced (409 on the precondition)
+            return False
+        return True
+
+    # -- the app's workloads (Deployments, StatefulSets, ConfigMaps) ----------------------------------------
+
+    def _workload_api(self, kind: str) -> tuple[Any, str]:
+        """The API object and the method-name suffix of a workload kind."""
+        match kind:
+            case "Deployment":
+                return self._apps, "deployment"
+            case "StatefulSet":
+                return self._apps, "stateful_set"
+            case "ConfigMap":
+                return self._core, "config_map"
+        raise ValueError(f"not a workload kind: {kind}")
+
+    def _json(self, model: Any) -> dict[str, Any]:
+        sanitize: Any = self._api_client.sanitize_for_serialization
+        found: dict[str, Any] = sanitize(model)
+        return found
+
+    async def get_workload(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A workload in its JSON form, or None when it does not exist."""
+        api, suffix = self._workload_api(kind)
+        read = getattr(api, f"read_namespaced_{suffix}")
+        try:
+            found = await _call(f"get {kind} {namespace}/{name}", read(name, namespace))
+        except NotFound:
+            return None
+        return self._json(found)
+
+    async def list_workloads(
+        self, kind: str, namespace: str, label_selector: str
+    ) -> builtins.list[dict[str, Any]]:
+        api, suffix = self._workload_api(kind)
+        listing = getattr(api, f"list_namespaced_{suffix}")
+        found = await _call(f"list {kind} in {namespace}", listing(namespace, label_selector=label_selector))
+        return [self._json(item) for item in found.items or []]
+
+    async def apply_workload(
+        self, kind: str, namespace: str, name: str, body: Mapping[str, Any], *, field_manager: str
+    ) -> dict[str, Any]:
+        """Server-side apply, forced: this manager takes the fields in `body` from whoever held them."""
+        api, suffix = self._workload_api(kind)
+        patch = getattr(api, f"patch_namespaced_{suffix}")
+        applied = await _call(
+            f"apply {kind} {namespace}/{name}",
+            patch(
+                name,
+                namespace,
+                dict(body),
+                field_manager=field_manager,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+            ),
+        )
+        return self._json(applied)
+
+    async def patch_workload(
+        self, kind: str, namespace: str, name: str, patch: Mapping[str, Any], *, field_manager: str
+    ) -> dict[str, Any] | None:
+        """A JSON merge patch; None when the workload does not exist."""
+        api, suffix = self._workload_api(kind)
+        call = getattr(api, f"patch_namespaced_{suffix}")
+        try:
+            patched = await _call(
+                f"patch {kind} {namespace}/{name}",
+                call(
+                    name,
+                    namespace,
+                    dict(patch),
+                    field_manager=field_manager,
+                    _content_type="application/merge-patch+json",
+                ),
+            )
+        except NotFound:
+            return None
+        return self._json(patched)
+
+    async def delete_workload(self, kind: str, namespace: str, name: str) -> bool:
+        api, suffix = self._workload_api(kind)
+        call = getattr(api, f"delete_namespaced_{suffix}")
+        try:
+            await _call(f"delete {kind} {namespace}/{name}", call(name, namespace))
+        except NotFound:
             return False
         return True
 

@@ -85,5 +85,18 @@ class StatusWriter(Generic[P, S]):
             )
         return phase
 
+    def note_condition(self, type: str, status: str, reason: str, message: str) -> None:
+        """Set a condition other than the kind's summary one (e.g. WorkloadsRestored); it is written with
+        the next `record`."""
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [],
+            type=type,
+            status=status,
+            reason=reason,
+            message=message,
+            observed_generation=self._body.metadata.get("generation"),
+            now=self._clock(),
+        )
+
     def get(self, key: str) -> Any:
         return self.status.get(key)

@@ -35,10 +35,18 @@ def _source_summary(source: dict[str, Any]) -> str:
     )
 
 
+def _code_summary(workloads: Sequence[dict[str, str]] | None) -> str:
+    """` code: Deployment/web@1a2b3c4d5e6f ...`: the workloads recorded with the snapshot."""
+    if not workloads:
+        return ""
+    return " code: " + " ".join(f"{w['kind']}/{w['name']}@{w['revision']}" for w in workloads)
+
+
 def build_timeline(
     checkpoints: Sequence[CheckpointRow], restores: Sequence[RestoreRow]
 ) -> list[TimelineEntry]:
     names = {c.id: f"#{c.id} {c.name}" for c in checkpoints}
+    undone = {r.uid: r.name for r in restores}
     entries = [
         TimelineEntry(
             kind="checkpoint",
@@ -46,7 +54,7 @@ def build_timeline(
             id=c.id,
             name=c.name + (" (deleted)" if c.deleted_at else ""),
             phase=c.phase,
-            detail=_source_summary(c.source),
+            detail=_source_summary(c.source) + _code_summary(c.workloads),
             parent=names.get(c.parent_checkpoint_id, "-") if c.parent_checkpoint_id else "-",
         )
         for c in checkpoints
@@ -58,7 +66,11 @@ def build_timeline(
             id=r.id,
             name=r.name,
             phase=r.phase,
-            detail=f"{r.mode} -> {names.get(r.checkpoint_id, '?') if r.checkpoint_id else '?'}"
+            detail=(
+                f"Undo of {undone.get(r.undo_of or '', '?')}"
+                if r.mode == "Undo"
+                else f"{r.mode} -> {names.get(r.checkpoint_id, '?') if r.checkpoint_id else '?'}"
+            )
             + (f": {r.error}" if r.error else ""),
             parent="-",
         )

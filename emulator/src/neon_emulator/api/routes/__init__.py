@@ -7,6 +7,7 @@ from collections.abc import Callable
 from neon_emulator.engine.executor import Executor
 from neon_emulator.model.core import Model
 
+from .branch_restore import BranchRestore
 from .branches import Branches
 from .databases import Databases
 from .endpoints import Endpoints
@@ -17,7 +18,7 @@ from .roles import Roles
 from .snapshots import Snapshots
 from .users import Users
 
-RESOURCES = (Projects, Branches, Snapshots, Databases, Roles, Endpoints, Operations, Users)
+RESOURCES = (Projects, Branches, BranchRestore, Snapshots, Databases, Roles, Endpoints, Operations, Users)
 
 
 def neon_routes(model: Model, executor: Executor, persist: Callable[[str | None], None]) -> list[Route]:

@@ -1,0 +1,1 @@
+"""Capture and roll back the app's code state (Deployments, StatefulSets, ConfigMaps) with its database."""

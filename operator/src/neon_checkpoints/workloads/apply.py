@@ -1,0 +1,183 @@
+"""The workloads' I/O: read them for a capture, record what a restore replaces, scale to zero, apply the
+recorded versions back and wait for the controller-manager. Thin: decisions are in capture.py and plan.py;
+every Kubernetes call goes through runtime/kube.py, every row through meta/workloads.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from neon_checkpoints.meta.workloads import (
+    CheckpointWorkloadRow,
+    PlannedWorkload,
+    RestoreWorkloadRow,
+    Revision,
+    WorkloadStore,
+)
+from neon_checkpoints.runtime.crash import crash_point
+from neon_checkpoints.runtime.kube import Kube
+from neon_checkpoints.workloads.capture import Captured, capture, missing_message, select
+from neon_checkpoints.workloads.plan import (
+    FIELD_MANAGER,
+    Progress,
+    apply_body,
+    generation_observed,
+    ready,
+    scale_to_zero,
+    scaled_down,
+    to_apply,
+    to_quiesce,
+)
+from neon_checkpoints.workloads.spec import KINDS, Kind, WorkloadsSpec
+
+# Polling the controller-manager's progress: start small, grow to this.
+_POLL_MAX = 0.5
+
+
+class WorkloadProblem(Exception):
+    """A workload cannot be captured or rolled back; `reason` is the status condition's reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    captured: tuple[tuple[Captured, str | None], ...]  # with the env var carrying the database URL
+
+
+async def read_workloads(kube: Kube, namespace: str, spec: WorkloadsSpec) -> CaptureResult:
+    """What every named and selected workload runs now. Raises WorkloadProblem (WorkloadNotFound,
+    WorkloadTooLarge) before anything is recorded or snapshotted."""
+    listed = {ref.key: await kube.get_workload(ref.kind, namespace, ref.name) for ref in spec.refs}
+    selected: list[tuple[Kind, Mapping[str, Any]]] = []
+    if spec.selector:
+        for kind in KINDS:
+            for obj in await kube.list_workloads(kind, namespace, spec.selector_string()):
+                selected.append((kind, obj))
+    selection = select(spec.refs, listed, selected)
+    if selection.missing:
+        raise WorkloadProblem("WorkloadNotFound", missing_message(selection.missing, namespace))
+    out: list[tuple[Captured, str | None]] = []
+    for ref, found in selection.found:
+        try:
+            out.append((capture(ref.kind, ref.name, found), ref.database_url_env))
+        except ValueError as exc:
+            raise WorkloadProblem("WorkloadTooLarge", str(exc)) from None
+    return CaptureResult(tuple(out))
+
+
+def revision_of(item: Captured) -> Revision:
+    return Revision(item.kind, item.name, item.digest, dict(item.content))
+
+
+def captured_of(row: CheckpointWorkloadRow) -> Captured:
+    rev = row.revision
+    return Captured(cast(Kind, rev.kind), rev.name, rev.content, rev.digest)
+
+
+def progress_of(row: RestoreWorkloadRow) -> Progress:
+    return Progress(
+        row.position,
+        cast(Kind, row.kind),
+        row.name,
+        row.target_digest,
+        row.replaced_digest,
+        row.applied_generation,
+        row.applied,
+    )
+
+
+class Roller:
+    """Rolls one restore's workloads to their recorded versions, resumable from the meta rows."""
+
+    def __init__(
+        self, kube: Kube, store: WorkloadStore, namespace: str, restore_uid: str, crash_after: str | None
+    ) -> None:
+        self.kube = kube
+        self.store = store
+        self.namespace = namespace
+        self.restore_uid = restore_uid
+        self.crash_after = crash_after
+
+    async def plan(self, targets: Sequence[Captured]) -> list[Progress]:
+        """Record the targets and what each one replaces (read now, before anything changes)."""
+        planned = []
+        for target in targets:
+            current = await self.kube.get_workload(target.kind, self.namespace, target.name)
+            replaced = capture(target.kind, target.name, current) if current is not None else None
+            planned.append(
+                PlannedWorkload(
+                    target.kind,
+                    target.name,
+                    target.digest,
+                    revision_of(replaced) if replaced is not None else None,
+                )
+            )
+        rows = await self.store.plan_restore(self.restore_uid, planned)
+        return [progress_of(row) for row in rows]
+
+    async def progress(self) -> list[Progress]:
+        return [progress_of(row) for row in await self.store.progress(self.restore_uid)]
+
+    async def quiesce(self, progress: Sequence[Progress], limit: float) -> list[str]:
+        """Scale the Deployments/StatefulSets to zero and wait until the controller-manager has removed
+        their pods. Returns what was scaled."""
+        scaled = []
+        for item in to_quiesce(progress):
+            found = await self.kube.patch_workload(
+                item.kind, self.namespace, item.name, scale_to_zero(), field_manager=FIELD_MANAGER
+            )
+            if found is not None:
+                scaled.append(str(item))
+        for item in to_quiesce(progress):
+            await self._until(scaled_down, item, limit, f"{item} did not scale to zero")
+        return scaled
+
+    async def apply(self, progress: Sequence[Progress]) -> None:
+        """Apply each workload not applied yet, recording each one as it goes (a resume skips those)."""
+        for item in to_apply(progress):
+            content = await self.store.content(item.target_digest)
+            if content is None:
+                raise WorkloadProblem(
+                    "WorkloadRevisionMissing", f"no recorded version {item.revision} of {item}"
+                )
+            body = apply_body(item.kind, item.name, self.namespace, content)
+            applied = await self.kube.apply_workload(
+                item.kind, self.namespace, item.name, body, field_manager=FIELD_MANAGER
+            )
+            generation = (applied.get("metadata") or {}).get("generation")
+            await self.store.mark_applied(self.restore_uid, item.kind, item.name, generation)
+            crash_point(self.crash_after, "workload-applied")
+
+    async def wait(self, progress: Sequence[Progress], *, ready_timeout: float | None, limit: float) -> None:
+        """Until the controller-manager has observed each applied generation (and, with `ready_timeout`,
+        every replica is ready)."""
+        for item in progress:
+            if item.kind == "ConfigMap":
+                continue
+            generation = item.applied_generation
+            await self._until(
+                lambda obj, g=generation: generation_observed(obj, g),
+                item,
+                limit,
+                f"the controller has not observed {item}'s new generation",
+            )
+            if ready_timeout is not None:
+                await self._until(ready, item, ready_timeout, f"{item} has no ready replicas yet")
+
+    async def _until(self, test: Any, item: Progress, limit: float, message: str) -> None:
+        deadline = time.monotonic() + limit
+        delay = 0.02
+        while True:
+            obj = await self.kube.get_workload(item.kind, self.namespace, item.name)
+            if test(obj):
+                return
+            if time.monotonic() >= deadline:
+                raise WorkloadProblem("WorkloadNotReady", f"{message} after {limit:.0f}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _POLL_MAX)
