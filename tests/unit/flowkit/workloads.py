@@ -89,18 +89,21 @@ class WorkloadsMixin:
     ) -> dict[str, Any]:
         self._write("apply", kind, name, body)
         key = (kind, namespace, name)
-        obj = self.workloads.get(key) or {
-            "apiVersion": body["apiVersion"],
-            "kind": kind,
-            "metadata": {"name": name, "namespace": namespace, "generation": 1},
-        }
-        before = copy.deepcopy(obj)
-        if kind == "ConfigMap":
-            obj["data"] = dict(body.get("data") or {})
+        obj = self.workloads.get(key)
+        if obj is None:  # an apply creates what does not exist
+            obj = copy.deepcopy(dict(body))
+            obj["metadata"]["generation"] = 1
+            before = copy.deepcopy(obj)
         else:
-            spec = obj.setdefault("spec", {})
-            spec["replicas"] = body["spec"]["replicas"]
-            spec["template"] = copy.deepcopy(body["spec"]["template"])
+            before = copy.deepcopy(obj)
+            if body["metadata"].get("labels"):
+                obj["metadata"].setdefault("labels", {}).update(body["metadata"]["labels"])
+            if kind == "ConfigMap":
+                obj["data"] = dict(body.get("data") or {})
+            else:
+                spec = obj.setdefault("spec", {})
+                spec["replicas"] = body["spec"]["replicas"]
+                spec["template"] = copy.deepcopy(body["spec"]["template"])
         self.workloads[key] = obj
         self._changed(obj, before)
         return copy.deepcopy(obj)

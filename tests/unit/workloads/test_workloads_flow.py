@@ -241,3 +241,57 @@ async def test_an_undo_is_refused_when_the_old_branch_is_gone(world: World) -> N
         not p.path.endswith("/restore") for p in world.calls.to("POST", "/branches/")
     )
     assert image(world) == "web:v1"
+
+
+# -- preview --------------------------------------------------------------------------------------------
+
+
+async def test_a_preview_copies_the_workloads_onto_its_database_and_deletes_them_with_itself(
+    world: World,
+) -> None:
+    world.neon.project()
+    deploy(world, "v1")
+    pointed = [{**WORKLOADS[0], "databaseUrl": {"env": "DATABASE_URL"}}, WORKLOADS[1]]
+    original = world.kube.workload_of("Deployment", "web")
+    original["spec"]["template"]["spec"]["volumes"] = [{"name": "q", "configMap": {"name": "queries"}}]
+    await checkpoint(world, "v1", "ck-1", workloads=pointed)
+    deploy(world, "v3")
+
+    status = await restore(world, "show-v1", "p-1", checkpointRef={"name": "v1"}, mode="Preview")
+
+    assert status["phase"] == "Succeeded", status
+    assert [(w["kind"], w["copy"]) for w in status["workloads"]] == [
+        ("Deployment", "web-show-v1"),
+        ("ConfigMap", "queries-show-v1"),
+    ]
+    copy = world.kube.workload_of("Deployment", "web-show-v1")
+    pod = copy["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "web:v1"
+    assert pod["containers"][0]["env"] == [
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": status["previewSecretName"], "key": "uri"}},
+        }
+    ]
+    assert pod["volumes"] == [{"name": "q", "configMap": {"name": "queries-show-v1"}}]
+    assert "app" not in copy["spec"]["template"]["metadata"]["labels"]  # production's Service skips it
+    assert world.kube.workload_of("ConfigMap", "queries-show-v1")["data"] == {"list": "SELECT * FROM v1"}
+    assert image(world) == "web:v3"  # production untouched
+
+    await RestoreFlow(world.runtime, world.kube.body_of(CHECKPOINT_RESTORES, "show-v1"), LOGGER).delete()
+
+    assert ("Deployment", "apps", "web-show-v1") not in world.kube.workloads
+    assert ("ConfigMap", "apps", "queries-show-v1") not in world.kube.workloads
+    assert ("Deployment", "apps", "web") in world.kube.workloads
+
+
+async def test_a_preview_without_a_database_url_entry_makes_no_copies_and_says_why(world: World) -> None:
+    await v1_then_v3(world)
+
+    status = await restore(world, "show-v1", "p-1", checkpointRef={"name": "v1"}, mode="Preview")
+
+    assert status["phase"] == "Succeeded"
+    condition = world.kube.condition(CHECKPOINT_RESTORES, "show-v1", "WorkloadsRestored")
+    assert (condition["status"], condition["reason"]) == ("False", "NoDatabaseUrl")
+    assert "databaseUrl" in condition["message"]
+    assert world.kube.workload_writes == []

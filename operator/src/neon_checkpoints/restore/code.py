@@ -13,7 +13,7 @@ from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import StatusWriter
 from neon_checkpoints.workloads.apply import Roller, captured_of
 from neon_checkpoints.workloads.capture import Captured
-from neon_checkpoints.workloads.plan import Progress, summary
+from neon_checkpoints.workloads.plan import Progress, copy_body, plan_copies, summary
 from neon_checkpoints.workloads.spec import Kind
 
 CONDITION = "WorkloadsRestored"
@@ -81,6 +81,62 @@ class CodeRollback:
                     f"scaled to zero before the database restore: {', '.join(scaled)}",
                 )
         return progress
+
+    async def preview_copies(
+        self,
+        checkpoint_uid: str,
+        checkpoint_name: str,
+        restore_name: str,
+        secret_name: str,
+        owner: dict[str, Any],
+    ) -> tuple[str, dict[str, Any]]:
+        """A Preview: copies of the checkpoint's workloads next to the originals, reading the preview's
+        database; none (and the condition says why) when no workload names its database URL."""
+        if self.spec.workloads == "Ignore":
+            return "", {}
+        rows = await self.runtime.store.workloads.of_checkpoint(checkpoint_uid)
+        if not rows:
+            return "", {}
+        recorded = [(cast(Kind, r.revision.kind), r.revision.name, r.database_url_env) for r in rows]
+        plan = plan_copies(recorded, restore_name, checkpoint_name)
+        if plan.reason is not None:
+            self.status.note_condition(CONDITION, "False", "NoDatabaseUrl", plan.reason)
+            return f"; {plan.reason}", {}
+        configmaps = {name: new for (kind, name), new in plan.names.items() if kind == "ConfigMap"}
+        made = []
+        for row in rows:
+            rev = row.revision
+            new_name = plan.names.get((rev.kind, rev.name))
+            if new_name is None:
+                continue
+            body = copy_body(
+                cast(Kind, rev.kind),
+                rev.name,
+                rev.content,
+                namespace=self.roller.namespace,
+                new_name=new_name,
+                restore_uid=self.roller.restore_uid,
+                owner=owner,
+                database_url_env=row.database_url_env,
+                secret_name=secret_name,
+                configmaps=configmaps,
+            )
+            await self.roller.copy(rev.kind, new_name, body)
+            made.append(
+                {
+                    "kind": rev.kind,
+                    "name": rev.name,
+                    "revision": rev.digest[:12],
+                    "copy": new_name,
+                    "state": "Copied",
+                }
+            )
+        names = ", ".join(f"{m['kind']}/{m['copy']}" for m in made)
+        self.status.note_condition(CONDITION, "True", "Copied", f"preview copies: {names}")
+        return f"; workload copies: {names}", {"workloads": made}
+
+    async def delete_copies(self) -> int:
+        return await self.roller.delete_copies()
 
     async def finish(self) -> tuple[str, dict[str, Any]]:
         """After the database restore: apply what is left to apply and wait for the controller-manager.

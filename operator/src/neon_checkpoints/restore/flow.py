@@ -378,6 +378,16 @@ class RestoreFlow(Flow):
             message = (
                 f"preview of Checkpoint {checkpoint.name} on branch {restored.id}; URI in Secret {secret}"
             )
+            try:
+                suffix, code_fields = await code.preview_copies(
+                    checkpoint.uid, checkpoint.name, self.name, secret, self._owner()
+                )
+            except WorkloadProblem as exc:
+                await self._fail_or_retry(
+                    Verdict(False, exc.reason, f"the preview branch is ready, but {exc}")
+                )
+            message += suffix
+            fields.update(code_fields)
         await self._succeed(restored_id, replaced, started_at, finished, message, fields)
 
     async def _finish_code(self, code: CodeRollback) -> tuple[str, dict[str, Any]]:
@@ -451,13 +461,7 @@ class RestoreFlow(Flow):
             project, database_name=database.name, role_name=database.owner_name, branch_id=branch.id
         )
         name = spec.secret_name(self.name)
-        owner = {
-            "apiVersion": API_VERSION,
-            "kind": RESTORE_KIND,
-            "name": self.name,
-            "uid": self.uid,
-            "controller": True,
-        }
+        owner = self._owner()
         data = {"uri": uri, "branchId": branch.id, "database": database.name, "role": database.owner_name}
         replace = await self._may_write_secret(spec)
         try:
@@ -475,6 +479,16 @@ class RestoreFlow(Flow):
                 Verdict(True, "SecretNameTaken", f"Secret {name} appeared meanwhile; looking again", 1.0)
             )
         return name
+
+    def _owner(self) -> dict[str, Any]:
+        """The ownerReference of what a Preview makes (its Secret, its workload copies)."""
+        return {
+            "apiVersion": API_VERSION,
+            "kind": RESTORE_KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+        }
 
     async def _may_write_secret(self, spec: RestoreSpec) -> bool:
         """Whether the Preview's Secret is to be replaced (True) or created (False); fails the restore
@@ -515,6 +529,9 @@ class RestoreFlow(Flow):
                 )
                 async with self._client(spec.credentials, key) as client, self._project_lock(row.project_id):
                     await self._delete_preview_branch(client, row.project_id)
+            copies = await self._code(spec).delete_copies()
+            if copies:
+                self.logger.info("deleted %d workload copies of the preview", copies)
             # Only its own: a Secret of that name that another made is not this restore's to delete.
             await self.runtime.kube.delete_owned_secret(
                 self.namespace, spec.secret_name(self.name), owner_uid=self.uid

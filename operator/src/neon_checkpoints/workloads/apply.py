@@ -21,6 +21,7 @@ from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.kube import Kube
 from neon_checkpoints.workloads.capture import Captured, capture, missing_message, select
 from neon_checkpoints.workloads.plan import (
+    COPY_LABEL,
     FIELD_MANAGER,
     Progress,
     apply_body,
@@ -153,6 +154,21 @@ class Roller:
             generation = (applied.get("metadata") or {}).get("generation")
             await self.store.mark_applied(self.restore_uid, item.kind, item.name, generation)
             crash_point(self.crash_after, "workload-applied")
+
+    async def copy(self, kind: str, name: str, body: Mapping[str, Any]) -> None:
+        """Create or update a Preview's copy (server-side apply)."""
+        await self.kube.apply_workload(kind, self.namespace, name, body, field_manager=FIELD_MANAGER)
+
+    async def delete_copies(self) -> int:
+        """Delete this restore's copies (found by their label); how many there were."""
+        deleted = 0
+        for kind in KINDS:
+            for obj in await self.kube.list_workloads(
+                kind, self.namespace, f"{COPY_LABEL}={self.restore_uid}"
+            ):
+                if await self.kube.delete_workload(kind, self.namespace, obj["metadata"]["name"]):
+                    deleted += 1
+        return deleted
 
     async def wait(self, progress: Sequence[Progress], *, ready_timeout: float | None, limit: float) -> None:
         """Until the controller-manager has observed each applied generation (and, with `ready_timeout`,

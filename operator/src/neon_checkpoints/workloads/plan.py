@@ -8,6 +8,8 @@ owns outside the recorded fields is touched.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,3 +112,109 @@ def summary(progress: Sequence[Progress], state: str) -> list[dict[str, str]]:
         }
         for p in sorted(progress, key=lambda p: p.position)
     ]
+
+
+# -- Preview copies -------------------------------------------------------------------------------------
+
+COPY_NAME_LIMIT = 200
+# On a copy's pods, in place of the original's labels (a production Service must not pick them up).
+COPY_WORKLOAD_LABEL = "neoncheckpoints.dev/preview-workload"
+
+
+def copy_name(name: str, restore_name: str) -> str:
+    """`<workload>-<restore>`, cut and given a hash of the whole when it would pass the limit."""
+    full = f"{name}-{restore_name}"
+    if len(full) <= COPY_NAME_LIMIT:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: COPY_NAME_LIMIT - 9].rstrip('-.')}-{digest}"
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """Which recorded workloads a Preview copies (new name by original key), or why none."""
+
+    names: Mapping[tuple[str, str], str]
+    reason: str | None
+
+
+def plan_copies(
+    recorded: Sequence[tuple[Kind, str, str | None]], restore_name: str, checkpoint: str
+) -> CopyPlan:
+    """`recorded`: (kind, name, database URL env) of each workload the checkpoint recorded. Only the
+    Deployments/StatefulSets that name their database URL are copied (a copy that kept production's URL
+    would write to production), with every recorded ConfigMap they may mount."""
+    pointed = [(k, n) for k, n, env in recorded if k in SCALABLE and env]
+    if not pointed:
+        return CopyPlan(
+            {},
+            f"no copies of the workloads were made: no Deployment or StatefulSet of Checkpoint {checkpoint} "
+            "names its database URL (spec.workloads[].databaseUrl.env)",
+        )
+    configmaps = [(k, n) for k, n, _ in recorded if k == "ConfigMap"]
+    return CopyPlan({key: copy_name(key[1], restore_name) for key in (*pointed, *configmaps)}, None)
+
+
+def copy_body(
+    kind: Kind,
+    name: str,
+    content: Mapping[str, Any],
+    *,
+    namespace: str,
+    new_name: str,
+    restore_uid: str,
+    owner: Mapping[str, Any],
+    database_url_env: str | None,
+    secret_name: str,
+    configmaps: Mapping[str, str],
+) -> dict[str, Any]:
+    """A Preview's copy: the recorded version under `new_name`, owned by the restore, its pods labelled for
+    the copy only, the database URL env var read from the preview's Secret, ConfigMaps renamed to copies."""
+    labels = {COPY_LABEL: restore_uid}
+    head = {
+        "apiVersion": api_version(kind),
+        "kind": kind,
+        "metadata": {
+            "name": new_name,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [dict(owner)],
+        },
+    }
+    if kind == "ConfigMap":
+        return {**head, **copy.deepcopy(dict(content))}
+    spec = copy.deepcopy(dict(content))
+    pod_labels = {
+        COPY_LABEL: restore_uid,
+        COPY_WORKLOAD_LABEL: hashlib.sha256(new_name.encode()).hexdigest()[:16],
+    }
+    spec["selector"] = {"matchLabels": pod_labels}
+    template = spec.setdefault("template", {})
+    meta = template.setdefault("metadata", {})
+    meta["labels"] = dict(pod_labels)
+    pod = template.setdefault("spec", {})
+    for volume in pod.get("volumes") or []:
+        if "configMap" in volume and volume["configMap"].get("name") in configmaps:
+            volume["configMap"]["name"] = configmaps[volume["configMap"]["name"]]
+    for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
+        _rewire(container, configmaps, database_url_env, secret_name)
+    return {**head, "spec": spec}
+
+
+def _rewire(
+    container: dict[str, Any], configmaps: Mapping[str, str], env_name: str | None, secret_name: str
+) -> None:
+    for source in container.get("envFrom") or []:
+        ref = source.get("configMapRef")
+        if ref and ref.get("name") in configmaps:
+            ref["name"] = configmaps[ref["name"]]
+    env = [dict(e) for e in container.get("env") or []]
+    for entry in env:
+        ref = (entry.get("valueFrom") or {}).get("configMapKeyRef")
+        if ref and ref.get("name") in configmaps:
+            ref["name"] = configmaps[ref["name"]]
+    if env_name:
+        url = {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "uri"}}}
+        env = [e for e in env if e.get("name") != env_name] + [url]
+    if env:
+        container["env"] = env
