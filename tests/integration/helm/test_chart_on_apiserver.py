@@ -100,6 +100,8 @@ def test_rendered_chart_passes_server_side_dry_run(
         assert f"{kind}/" in out, out
 
 
+WORKLOAD_KINDS = ("deployments.apps", "statefulsets.apps", "configmaps")
+
 OPERATOR_NEEDS: list[Check] = [
     ("watch", f"checkpoints.{GROUP}"),
     ("get", f"checkpoints.{GROUP}"),
@@ -116,6 +118,9 @@ OPERATOR_NEEDS: list[Check] = [
     ("create", "secrets"),
     ("update", "secrets"),
     ("delete", "secrets"),
+    # Workloads (issue 14): read (list for workloadSelector), scale to zero, server-side apply, and a
+    # Preview's copies (create, delete).
+    *((verb, kind) for verb in ("get", "list", "patch", "create", "delete") for kind in WORKLOAD_KINDS),
 ]
 
 NEVER: list[Check] = [
@@ -131,8 +136,13 @@ NEVER: list[Check] = [
     ("delete", "events"),
     ("get", "pods"),
     ("create", "pods"),
-    ("get", "configmaps"),
     ("create", "rolebindings.rbac.authorization.k8s.io"),
+    # Workloads: nothing more on the three kinds, nothing on the others.
+    *((verb, kind) for verb in ("update", "watch", "deletecollection") for kind in WORKLOAD_KINDS),
+    ("patch", "deployments.apps", "--subresource=scale"),
+    ("patch", "replicasets.apps"),
+    ("get", "daemonsets.apps"),
+    ("patch", "pods"),
 ]
 
 CLUSTER_NEVER: list[Check] = [
