@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -64,3 +65,17 @@ def test_table_lists_every_event_and_json_keeps_every_field() -> None:
 
 def test_empty_timeline_says_so() -> None:
     assert render_table("p1", []) == "No checkpoints recorded for project p1.\n"
+
+
+def test_the_code_a_checkpoint_recorded_and_undos_are_shown() -> None:
+    recorded = [
+        {"kind": "Deployment", "name": "web", "revision": "1a2b3c4d5e6f"},
+        {"kind": "ConfigMap", "name": "queries", "revision": "0f9e8d7c6b5a"},
+    ]
+    first = dataclasses.replace(checkpoint(1, "v1", 0, None, commit="a1"), workloads=recorded)
+    undo = dataclasses.replace(restore(8, 1, 4), mode="Undo", checkpoint_id=None, undo_of="r-7")
+
+    entries = build_timeline([first], [restore(7, 1, 3), undo])
+
+    assert entries[0].detail == "commit=a1 code: Deployment/web@1a2b3c4d5e6f ConfigMap/queries@0f9e8d7c6b5a"
+    assert entries[2].detail == "Undo of back-7"

@@ -82,6 +82,9 @@ async def test_a_checkpoint_records_each_workload_once_per_content(world: World,
     with psycopg.connect(fresh_database) as conn:
         revisions = conn.execute("SELECT kind, count(*) FROM workload_revisions GROUP BY kind ORDER BY kind")
         assert revisions.fetchall() == [("ConfigMap", 2), ("Deployment", 1)]
+    # The timeline's query lists them per checkpoint.
+    listed = await world.runtime.store.list_checkpoints("p-1")
+    assert [row.workloads for row in listed] == [first["workloads"], second["workloads"]]
 
 
 async def test_a_selector_adds_the_labelled_workloads(world: World) -> None:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
+from neon_checkpoints.restore.plan import RestoreStep
 from neon_checkpoints.restore.spec import RestoreSpec
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import StatusWriter
@@ -144,6 +145,13 @@ class CodeRollback:
         progress = await self.roller.progress()
         if not progress:
             return "", {}
+        if any(not p.applied for p in progress):
+            await self.status.record(
+                RestoreStep.REQUESTED,
+                "DatabaseRestored",
+                "the database is restored; applying the recorded workloads",
+                workloads=summary(progress, "Pending"),
+            )
         await self.roller.apply(progress)
         progress = await self.roller.progress()
         await self.roller.wait(
