@@ -16,6 +16,7 @@ from aiohttp import web
 
 from .api.accounts import Accounts
 from .api.app import build_app
+from .api.recording import ResponseRecorder
 from .api.routes import neon_routes
 from .api.routes.paths import PREFIX
 from .engine.executor import Executor
@@ -43,6 +44,7 @@ class ServeOptions:
     api_key: str
     min_free_bytes: int
     more_api_keys: tuple[str, ...] = ()  # each one more account (api/accounts.py)
+    record_responses: Path | None = None  # api/recording.py
 
     def __repr__(self) -> str:  # never the key
         return f"ServeOptions(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
@@ -103,8 +105,16 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
     )
     routes = neon_routes(model, executor, persist)
     accounts = Accounts(options.api_key, options.more_api_keys)
+    recorder = ResponseRecorder(options.record_responses) if options.record_responses else None
     app = build_app(
-        routes, executor, faults, accounts, storage.driver, model=model, durable=persister.durable
+        routes,
+        executor,
+        faults,
+        accounts,
+        storage.driver,
+        model=model,
+        durable=persister.durable,
+        recorder=recorder,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,3 +144,5 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         await executor.close()
         persist()
         await persister.durable()
+        if recorder is not None:
+            recorder.close()
