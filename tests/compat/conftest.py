@@ -4,12 +4,29 @@ neon-api) against the session's emulator over HTTP. The JavaScript clients come 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from devenv.emulator import EmulatorServer
 from tests.compat import clients
+from tests.compat.test_openapi import unserved_summary
+
+LAST = "test_answers_match_neons_openapi_document"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The OpenAPI check validates every answer the session's emulator recorded: it runs last."""
+    last = [item for item in items if item.name == LAST]
+    items[:] = [item for item in items if item.name != LAST] + last
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    unserved = unserved_summary(config)
+    if unserved is not None:
+        terminalreporter.section(f"Neon API routes the emulator does not serve ({len(unserved)})")
+        terminalreporter.write_line(textwrap.fill(", ".join(unserved), width=110))
 
 
 @pytest.fixture(scope="session")

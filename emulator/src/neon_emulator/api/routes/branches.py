@@ -66,7 +66,10 @@ class Branches(Resource):
         return ok({"count": branches.count_branches(self.model, pid, request.query.get("search") or None)})
 
     async def get_branch(self, request: web.Request) -> web.Response:
-        return ok({"branch": branch_view(self.branch(request)), "annotation": {}})
+        branch = self.branch(request)
+        # Neon answers an annotation even for a branch with none: its object and an empty value.
+        annotation = {"object": {"type": "console/branch", "id": branch.id}, "value": {}}
+        return ok({"branch": branch_view(branch), "annotation": annotation})
 
     async def update_branch(self, request: web.Request) -> web.Response:
         pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
