@@ -90,9 +90,14 @@ def tour(api: httpx.Client) -> None:
         call(api, "POST", f"{p}/branches/{preview['id']}/finalize_restore", json={}).raise_for_status()
         call(api, "POST", f"{c}/finalize_restore", json={})  # 400: not restored
         wait_idle(api, pid)
+        call(api, "DELETE", c).raise_for_status()  # soft: recoverable
+        api.get(f"{p}/branches", params={"include_deleted": "true"}).raise_for_status()
+        call(api, "POST", f"{c}/recover").raise_for_status()
+        call(api, "POST", f"{c}/recover")  # 400: not deleted
+        wait_idle(api, pid)
         for branch in api.get(f"{p}/branches").json()["branches"]:
             if not branch["default"] and branch["id"] != bid:
-                call(api, "DELETE", f"{p}/branches/{branch['id']}")
+                call(api, "DELETE", f"{p}/branches/{branch['id']}", params={"hard_delete": "true"})
         call(api, "DELETE", f"{p}/branches/no-such-branch")  # 204
         call(api, "DELETE", s).raise_for_status()
         call(api, "POST", f"{p}/snapshots/no-such-snapshot/restore", json={})  # 404

@@ -93,6 +93,8 @@ class Model:
     # ---- helpers shared by the resources' decisions ------------------------------------------------------
     def new_id(self, prefix: str) -> str:
         taken = self.state.branches.keys() | self.state.endpoints.keys() | self.state.snapshots.keys()
+        for deleted in self.state.deleted_branches.values():  # a recovered branch gets its ids back
+            taken |= {deleted.branch.id, *(e.id for e in deleted.endpoints)}
         while (candidate := self.ids.child(prefix)) in taken:
             pass
         return candidate
@@ -153,6 +155,9 @@ class Model:
 
     def new_port(self) -> int:
         used = {e.port for e in self.state.endpoints.values()}
+        used |= {
+            e.port for d in self.state.deleted_branches.values() for e in d.endpoints
+        }  # kept for recovery
         while (port := self._free_port()) in used:
             pass
         return port

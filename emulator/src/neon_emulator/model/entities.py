@@ -54,6 +54,31 @@ class Branch:
 
 
 @dataclass
+class DeletedBranch:
+    """A soft-deleted branch (DELETE without hard_delete, or its `expires_at` passed): out of every lookup,
+    its storage kept, recoverable until `recoverable_until` (7 days, as on Neon), then removed for good."""
+
+    branch: Branch
+    endpoints: list[Endpoint]
+    roles: list[Role]
+    databases: list[Database]
+    deleted_at: str
+    recoverable_until: str
+    deletion_method: str  # "user" or "ttl"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "branch": vars(self.branch),
+            "endpoints": [vars(e) for e in self.endpoints],
+            "roles": [vars(r) for r in self.roles],
+            "databases": [vars(d) for d in self.databases],
+            "deleted_at": self.deleted_at,
+            "recoverable_until": self.recoverable_until,
+            "deletion_method": self.deletion_method,
+        }
+
+
+@dataclass
 class Endpoint:
     id: str
     project_id: str

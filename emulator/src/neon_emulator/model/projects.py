@@ -151,6 +151,9 @@ def delete_project(model: Model, project_id: str) -> tuple[Project, list[str], l
     endpoints = [e.id for e in model.endpoints_of(project_id)]
     storage = [b.id for b in model.branches_of(project_id)]
     storage += [s.id for s in model.state.snapshots.values() if s.project_id == project_id]
+    for deleted in [d for d in model.state.deleted_branches.values() if d.branch.project_id == project_id]:
+        storage.append(deleted.branch.id)
+        del model.state.deleted_branches[deleted.branch.id]
     for branch_id in [b.id for b in model.branches_of(project_id)]:
         model.drop_branch_records(branch_id)
     for snap_id in [s.id for s in model.state.snapshots.values() if s.project_id == project_id]:
