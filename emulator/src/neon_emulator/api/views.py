@@ -243,7 +243,8 @@ def connection_uri_view(endpoint: Endpoint, role: Role, database: str) -> dict[s
 
 
 def _pagination(cursor: str | None) -> dict[str, Any]:
-    return {"cursor": cursor} if cursor else {}
+    # Neon's Pagination requires a non-empty cursor: with none (an empty first page), no pagination at all.
+    return {"pagination": {"cursor": cursor}} if cursor else {}
 
 
 def project_list_item_view(project: Project) -> dict[str, Any]:
@@ -256,7 +257,7 @@ def project_list_view(projects: list[Project], cursor: str | None) -> dict[str, 
         "projects": [project_list_item_view(p) for p in projects],
         "applications": {},
         "integrations": {},
-        "pagination": _pagination(cursor),
+        **_pagination(cursor),
     }
 
 
@@ -269,4 +270,4 @@ def branch_list_view(page: BranchPage) -> dict[str, Any]:
 
 
 def operation_list_view(ops: list[Operation], cursor: str | None) -> dict[str, Any]:
-    return {"operations": operations_view(ops), "pagination": _pagination(cursor)}
+    return {"operations": operations_view(ops), **_pagination(cursor)}
