@@ -103,6 +103,11 @@ def tour(api: httpx.Client, admin: httpx.Client) -> None:
         call(api, "DELETE", f"{p}/branches/no-such-branch")  # 204
         call(api, "DELETE", s).raise_for_status()
         call(api, "POST", f"{p}/snapshots/no-such-snapshot/restore", json={})  # 404
+        wait_idle(api, pid)
+        call(api, "DELETE", p, wait=False).raise_for_status()
+        api.get("/projects", params={"recoverable": "true"}).raise_for_status()
+        call(api, "POST", f"{p}/recover").raise_for_status()
+        call(api, "POST", f"{p}/recover")  # 400: not deleted
     finally:
         wait_idle(api, pid)
         call(api, "DELETE", p, wait=False)

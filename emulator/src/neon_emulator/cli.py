@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     serve_p.add_argument(
+        "--project-recovery",
+        type=float,
+        default=7 * 86400.0,
+        metavar="SECONDS",
+        help="how long a deleted project stays recoverable, its data kept on disk (default: 7 days, as on "
+        "Neon; test runs that delete many projects set less)",
+    )
+    serve_p.add_argument(
         "--record-responses",
         type=Path,
         default=os.environ.get(RECORD_ENV) or None,
@@ -211,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         min_free_bytes=args.min_free_bytes,
         more_api_keys=more_keys,
         record_responses=Path(args.record_responses).resolve() if args.record_responses else None,
+        project_recovery=args.project_recovery,
     )
     try:
         asyncio.run(serve(options))

@@ -248,8 +248,12 @@ def _pagination(cursor: str | None) -> dict[str, Any]:
 
 
 def project_list_item_view(project: Project) -> dict[str, Any]:
-    """An item of `GET /projects` (Neon's ProjectListItem: the project plus `active_time`, `org_name`)."""
-    return {**project_view(project), "active_time": 0, "org_name": f"{project.org_id or DEFAULT_ORG}"}
+    """An item of `GET /projects` (Neon's ProjectListItem: the project plus `active_time`, `org_name`, and
+    for a deleted one, with `?recoverable=true`, `deleted_at` and `recoverable_until`)."""
+    out = {**project_view(project), "active_time": 0, "org_name": f"{project.org_id or DEFAULT_ORG}"}
+    if project.deleted_at is not None:
+        out |= {"deleted_at": project.deleted_at, "recoverable_until": project.recoverable_until}
+    return out
 
 
 def project_list_view(projects: list[Project], cursor: str | None) -> dict[str, Any]:

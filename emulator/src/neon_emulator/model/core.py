@@ -27,13 +27,15 @@ class Model:
         self.clock = clock
         self._free_port = free_port
         self._group = 0
+        # How long a deleted project stays recoverable (Neon: 7 days; `serve --project-recovery`).
+        self.project_recovery = timedelta(days=7)
 
     # ---- lookups -----------------------------------------------------------------------------------------
     def project(self, project_id: str) -> Project:
-        try:
-            return self.state.projects[project_id]
-        except KeyError:
-            raise not_found("project", project_id) from None
+        project = self.state.projects.get(project_id)
+        if project is None or project.deleted_at is not None:  # a deleted one is only recoverable
+            raise not_found("project", project_id)
+        return project
 
     def branch(self, project_id: str, branch_id: str) -> Branch:
         self.project(project_id)

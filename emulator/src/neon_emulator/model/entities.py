@@ -25,6 +25,9 @@ class Project:
     default_endpoint_settings: dict[str, Any] = field(default_factory=dict)
     org_id: str | None = None
     owner: str | None = None  # the account (api/accounts.py); None: made before accounts, the first one's
+    # Set by DELETE: the project answers 404 everywhere but `?recoverable=true` and `/recover` until then.
+    deleted_at: str | None = None
+    recoverable_until: str | None = None
 
 
 @dataclass
