@@ -8,12 +8,12 @@ TOOLS ?= $(HOME)/.cache/neon-checkpoints-tools
 export NEON_CKPT_TOOLS := $(TOOLS)
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-system setup-venv setup-tools lint test bench demo clean
+.PHONY: help setup setup-system setup-venv setup-tools setup-compat lint test bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-setup: setup-system setup-venv setup-tools ## install Debian packages, .venv and the toolchain (idempotent)
+setup: setup-system setup-venv setup-tools setup-compat ## install Debian packages, .venv, the toolchain and Neon's clients (idempotent)
 
 setup-system: ## Debian packages: PostgreSQL server, btrfs-progs, openssl
 	@hack/install-system-packages.sh
@@ -28,6 +28,9 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 
 setup-tools: ## kube-apiserver, kube-controller-manager, etcd, pulumi, helm built from Go modules into $(TOOLS)
 	@hack/build-tools.sh
+
+setup-compat: setup-venv ## Neon's own clients for tests/compat: neonctl and @neondatabase/api-client (npm), neon-api (PyPI), by their locks
+	@PYTHON=$(BIN)/python hack/install-compat-clients.sh
 
 lint: setup-venv ## ruff, mypy --strict, and the import-linter layer contracts (pyproject.toml)
 	$(BIN)/ruff check operator emulator pulumi_stack tests devenv

@@ -26,6 +26,7 @@ from .storage.root import DEFAULT_MIN_FREE_BYTES
 KEY_ENV = "NEON_EMULATOR_API_KEY"
 KEYS_ENV = "NEON_EMULATOR_API_KEYS"
 FAULTS_ENV = "NEON_EMULATOR_FAULTS"
+RECORD_ENV = "NEON_EMULATOR_RECORD_RESPONSES"
 
 DESCRIPTION = """\
 A local Neon API v2 emulator backed by real PostgreSQL: branches are data directories, endpoints are postgres
@@ -147,6 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     serve_p.add_argument(
+        "--project-recovery",
+        type=float,
+        default=7 * 86400.0,
+        metavar="SECONDS",
+        help="how long a deleted project stays recoverable, its data kept on disk (default: 7 days, as on "
+        "Neon; test runs that delete many projects set less)",
+    )
+    serve_p.add_argument(
+        "--record-responses",
+        type=Path,
+        default=os.environ.get(RECORD_ENV) or None,
+        metavar="FILE",
+        help="append every API answer to FILE as a JSON line {method, route, status, body}, for checking "
+        "them against Neon's OpenAPI document (default: $NEON_EMULATOR_RECORD_RESPONSES, else off)",
+    )
+    serve_p.add_argument(
         "--log-level",
         default="INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -201,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key=api_key,
         min_free_bytes=args.min_free_bytes,
         more_api_keys=more_keys,
+        record_responses=Path(args.record_responses).resolve() if args.record_responses else None,
+        project_recovery=args.project_recovery,
     )
     try:
         asyncio.run(serve(options))

@@ -10,12 +10,14 @@ import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
 from .api.accounts import Accounts
 from .api.app import build_app
+from .api.recording import ResponseRecorder
 from .api.routes import neon_routes
 from .api.routes.paths import PREFIX
 from .engine.executor import Executor
@@ -26,6 +28,7 @@ from .model.clock import Clock
 from .model.core import Model
 from .model.expiry import sweep
 from .model.ids import IdGenerator
+from .model.projects import purge_unrecoverable
 from .storage import StorageError, open_storage
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ class ServeOptions:
     api_key: str
     min_free_bytes: int
     more_api_keys: tuple[str, ...] = ()  # each one more account (api/accounts.py)
+    record_responses: Path | None = None  # api/recording.py
+    project_recovery: float = 7 * 86400.0  # seconds a deleted project stays recoverable (Neon: 7 days)
 
     def __repr__(self) -> str:  # never the key
         return f"ServeOptions(host={self.host!r}, port={self.port}, data_dir={str(self.data_dir)!r})"
@@ -57,6 +62,9 @@ async def expire_forever(
         for project_id in touched:
             persist(project_id)
             executor.kick(project_id)
+        storage = purge_unrecoverable(model)  # deleted projects past their recovery window
+        if storage:
+            await executor.discard([], storage)
 
 
 def key_hint(key: str) -> str:
@@ -87,6 +95,7 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
     )
     state_file = StateFile(options.data_dir)
     model = Model(state_file.load(), IdGenerator(options.seed), Clock(), free_port)
+    model.project_recovery = timedelta(seconds=options.project_recovery)
     persister = Persister(state_file, model.state)
     persist = persister.changed
 
@@ -103,8 +112,16 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
     )
     routes = neon_routes(model, executor, persist)
     accounts = Accounts(options.api_key, options.more_api_keys)
+    recorder = ResponseRecorder(options.record_responses) if options.record_responses else None
     app = build_app(
-        routes, executor, faults, accounts, storage.driver, model=model, durable=persister.durable
+        routes,
+        executor,
+        faults,
+        accounts,
+        storage.driver,
+        model=model,
+        durable=persister.durable,
+        recorder=recorder,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,3 +151,5 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         await executor.close()
         persist()
         await persister.durable()
+        if recorder is not None:
+            recorder.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from neon_emulator.engine.persistence import StateFile
 from neon_emulator.model import branches, catalog, expiry, operations, projects, snapshots
 from neon_emulator.model.clock import Clock
 from neon_emulator.model.core import Model
+from neon_emulator.model.endpoints import EndpointSpec
 from neon_emulator.model.errors import EmulatorError
 from neon_emulator.model.ids import IdGenerator
 from neon_emulator.model.projects import Created
@@ -249,3 +251,68 @@ def test_expired_snapshots_and_branches_are_deleted_when_the_project_is_idle() -
     assert expiry.sweep(model) == {pid}
     assert child.id not in model.state.branches
     assert main.id in model.state.branches and main.expires_at is None  # the default branch is kept
+
+
+def test_an_expired_branch_is_recoverable_for_seven_days_then_removed_for_good() -> None:
+    model = new_model()
+    created = create(model)
+    pid = created.project.id
+    finish_all(model)
+    child = branches.create_branch(
+        model,
+        pid,
+        name="ttl",
+        parent_id=None,
+        parent_timestamp=None,
+        parent_lsn=None,
+        protected=False,
+        init_source="parent-data",
+        expires_at=None,
+        endpoints=[],
+    ).branch
+    assert child is not None
+    finish_all(model)
+    child.expires_at = "2000-01-01T00:00:00Z"
+    assert expiry.sweep(model) == {pid}
+    deleted = model.state.deleted_branches[child.id]
+    assert deleted.deletion_method == "ttl" and child.id not in model.state.branches
+    finish_all(model)
+    assert expiry.sweep(model) == set()  # inside the recovery window: kept
+    deleted.recoverable_until = "2000-01-08T00:00:00Z"
+    assert expiry.sweep(model) == {pid}
+    assert child.id not in model.state.deleted_branches
+    removal = [o for o in model.state.operations.values() if o.branch_id == child.id][-1]
+    assert removal.work == {"kind": "remove", "storage": child.id}
+
+
+def test_a_recovered_branch_gets_its_records_back_and_loses_its_ttl() -> None:
+    model = new_model()
+    created = create(model)
+    pid = created.project.id
+    finish_all(model)
+    child = branches.create_branch(
+        model,
+        pid,
+        name="feature",
+        parent_id=None,
+        parent_timestamp=None,
+        parent_lsn=None,
+        protected=False,
+        init_source="parent-data",
+        expires_at="2999-01-01T00:00:00Z",
+        endpoints=[EndpointSpec(type="read_write")],
+    )
+    assert child.branch is not None
+    finish_all(model)
+    bid, roles = child.branch.id, len(model.roles_of(child.branch.id))
+    assert branches.delete_branch(model, pid, bid) is not None
+    finish_all(model)
+    assert model.roles_of(bid) == [] and model.endpoints_of(pid, bid) == []
+    assert State.from_json(json.loads(json.dumps(model.state.to_json()))) == model.state  # saved as is
+    assert model.new_port() not in {e.port for e in child.endpoints}  # kept for the recovery
+    branch, endpoints = branches.recover_branch(model, pid, bid)
+    assert branch.expires_at is None and len(model.roles_of(bid)) == roles
+    assert [e.id for e in endpoints] == [e.id for e in child.endpoints]
+    assert [o.action for o in model.state.operations.values() if o.status == "scheduling"] == [
+        "start_compute"
+    ]

@@ -432,6 +432,14 @@ def test_deleting_what_is_gone_is_not_an_error(make_client, call, args, path, st
     assert sent(recorder)[:2] == ("DELETE", path)
 
 
+@pytest.mark.parametrize("hard", [False, True])
+def test_a_branch_delete_is_hard_only_when_asked(make_client, hard):
+    body = {"branch": branch_json("br-1", "x"), "operations": OPS}
+    recorder = Recorder(scripted(httpx.Response(200, json=body)))
+    make_client(recorder).delete_branch("proj-1", "br-1", hard_delete=hard)
+    assert recorder.requests[0].url.params.get("hard_delete") == ("true" if hard else None)
+
+
 @pytest.mark.parametrize(
     ("call", "args", "status", "body"),
     [

@@ -41,6 +41,7 @@ def neon(delete_answers: dict[str, httpx.Response], deleted: list[str]) -> Async
         if request.method == "GET" and path == "/projects/p-1/branches":
             return httpx.Response(200, json={"branches": BRANCHES, "annotations": {}})
         if request.method == "DELETE" and path.startswith("/projects/p-1/branches/"):
+            assert request.url.params.get("hard_delete") == "true"  # else it lingers 7 days
             bid = path.rsplit("/", 1)[1]
             answer = delete_answers[bid]
             if answer.status_code == 200:

@@ -98,6 +98,22 @@ def user_view(account: Account) -> dict[str, Any]:
         "branches_limit": 5000,
         "max_autoscaling_limit": 0.25,
         "plan": "scale",
+        # Optional in Neon's current document, required by neon-api 0.3's model: an account with no billing.
+        "billing_account": {
+            "state": "active",
+            "payment_source": {"type": "none"},
+            "subscription_type": "scale",
+            "payment_method": "none",
+            "quota_reset_at_last": CREATED_AT,
+            "name": account.name,
+            "email": account.email,
+            "address_city": "",
+            "address_country": "",
+            "address_line1": "",
+            "address_line2": "",
+            "address_postal_code": "",
+            "address_state": "",
+        },
         "auth_accounts": [
             {
                 "provider": "keycloak",

@@ -14,6 +14,7 @@ outside /api/v2, never faulted or counted):
   GET  /admin/api-keys         the accounts: {"accounts": [{"id": "emulator", "org_id": "org-emulator"}, ...]}
   POST /admin/api-keys         add one: body {"key": "..."} (a random key when absent); answers 201
                                {"account": {"id", "org_id"}, "key": "..."}; kept in memory only
+  GET  /admin/routes           the Neon routes served: {"routes": [{"method": "GET", "path": "/api/v2/..."}]}
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from neon_emulator.model.core import Model
 from neon_emulator.model.errors import EmulatorError, not_found
 
 from .accounts import AccountKeyError, Accounts
+from .recording import ResponseRecorder
 from .routes.paths import PREFIX
 from .routes.resource import Handler, Route
 
@@ -69,11 +71,19 @@ def build_app(
     *,
     model: Model,
     durable: Callable[[str | None], Awaitable[None]],
+    recorder: ResponseRecorder | None = None,
 ) -> web.Application:
     counters = RequestCounters()
 
     @web.middleware
     async def neon_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await answer(request, handler)
+        if recorder is not None and request.path.startswith(PREFIX + "/"):
+            resource = request.match_info.route.resource
+            recorder.record(request.method, resource.canonical if resource else request.path, response)
+        return response
+
+    async def answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         is_api = request.path.startswith(PREFIX + "/") or request.path == PREFIX
         if not is_api and not request.path.startswith("/admin/"):
             return _error(404, "not found", request)
@@ -166,6 +176,9 @@ def build_app(
             {"account": {"id": account.id, "org_id": account.org_id}, "key": key}, status=201
         )
 
+    async def list_routes(request: web.Request) -> web.Response:
+        return web.json_response({"routes": [{"method": m, "path": p} for m, p, _ in routes]})
+
     app = web.Application(middlewares=[neon_middleware])
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
@@ -177,4 +190,5 @@ def build_app(
     app.router.add_get("/admin/status", status)
     app.router.add_get("/admin/api-keys", list_keys)
     app.router.add_post("/admin/api-keys", add_key)
+    app.router.add_get("/admin/routes", list_routes)
     return app

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from neon_emulator.model.branches import BranchPage
-from neon_emulator.model.entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
+from neon_emulator.model.entities import (
+    Branch,
+    Database,
+    DeletedBranch,
+    Endpoint,
+    Operation,
+    Project,
+    Role,
+    Snapshot,
+)
 from neon_emulator.model.projects import DEFAULT_ORG, DEFAULT_OWNER, Created
 
 LOOPBACK = "127.0.0.1"
@@ -59,7 +68,7 @@ def project_view(project: Project) -> dict[str, Any]:
     }
 
 
-def branch_view(branch: Branch) -> dict[str, Any]:
+def branch_view(branch: Branch, deleted: DeletedBranch | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": branch.id,
         "project_id": branch.project_id,
@@ -90,6 +99,12 @@ def branch_view(branch: Branch) -> dict[str, Any]:
         "restored_as": branch.restored_as,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
+    if deleted is not None:  # Neon's BranchRecoveryInfo, on lists with include_deleted=true
+        out["recovery"] = {
+            "deleted_at": deleted.deleted_at,
+            "recoverable_until": deleted.recoverable_until,
+            "deletion_method": deleted.deletion_method,
+        }
     return out
 
 
@@ -228,12 +243,17 @@ def connection_uri_view(endpoint: Endpoint, role: Role, database: str) -> dict[s
 
 
 def _pagination(cursor: str | None) -> dict[str, Any]:
-    return {"cursor": cursor} if cursor else {}
+    # Neon's Pagination requires a non-empty cursor: with none (an empty first page), no pagination at all.
+    return {"pagination": {"cursor": cursor}} if cursor else {}
 
 
 def project_list_item_view(project: Project) -> dict[str, Any]:
-    """An item of `GET /projects` (Neon's ProjectListItem: the project plus `active_time`, `org_name`)."""
-    return {**project_view(project), "active_time": 0, "org_name": f"{project.org_id or DEFAULT_ORG}"}
+    """An item of `GET /projects` (Neon's ProjectListItem: the project plus `active_time`, `org_name`, and
+    for a deleted one, with `?recoverable=true`, `deleted_at` and `recoverable_until`)."""
+    out = {**project_view(project), "active_time": 0, "org_name": f"{project.org_id or DEFAULT_ORG}"}
+    if project.deleted_at is not None:
+        out |= {"deleted_at": project.deleted_at, "recoverable_until": project.recoverable_until}
+    return out
 
 
 def project_list_view(projects: list[Project], cursor: str | None) -> dict[str, Any]:
@@ -241,7 +261,7 @@ def project_list_view(projects: list[Project], cursor: str | None) -> dict[str, 
         "projects": [project_list_item_view(p) for p in projects],
         "applications": {},
         "integrations": {},
-        "pagination": _pagination(cursor),
+        **_pagination(cursor),
     }
 
 
@@ -249,8 +269,9 @@ def branch_list_view(page: BranchPage) -> dict[str, Any]:
     pagination: dict[str, Any] = {"sort_by": page.sort_by, "sort_order": page.sort_order}
     if page.next_cursor:
         pagination["next"] = page.next_cursor
-    return {"branches": [branch_view(b) for b in page.branches], "annotations": {}, "pagination": pagination}
+    listed = [branch_view(b, page.deleted.get(b.id)) for b in page.branches]
+    return {"branches": listed, "annotations": {}, "pagination": pagination}
 
 
 def operation_list_view(ops: list[Operation], cursor: str | None) -> dict[str, Any]:
-    return {"operations": operations_view(ops), "pagination": _pagination(cursor)}
+    return {"operations": operations_view(ops), **_pagination(cursor)}

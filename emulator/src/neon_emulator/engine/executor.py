@@ -236,6 +236,7 @@ class Executor:
         # Servers left by a killed emulator listen on its (per-process) socket directory: stop them all and
         # start afresh rather than adopt them.
         names = list(state.branches) + list(state.snapshots) + list(state.pending_removals)
+        names += list(state.deleted_branches)
         await self._in_thread(self.servers.stop_stale, names)
         for endpoint in to_start:
             try:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from .clock import format_ts, parse_ts
 from .core import UNSET, Model
 from .endpoints import EndpointSpec, new_endpoint
-from .entities import Branch, Operation
-from .errors import EmulatorError, bad_request, conflict
+from .entities import Branch, DeletedBranch, Endpoint, Operation
+from .errors import EmulatorError, bad_request, conflict, not_found
 from .projects import Created
 
 SORT_FIELDS = ("name", "created_at", "updated_at")
+RECOVERY_WINDOW = timedelta(days=7)  # a deleted branch stays recoverable this long, as on Neon
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class BranchPage:
     next_cursor: str | None
     sort_by: str
     sort_order: str
+    deleted: dict[str, DeletedBranch] = field(default_factory=dict)  # those of `branches` soft-deleted
 
 
 def create_branch(
@@ -92,9 +96,12 @@ def list_branches(
     sort_order: str,
     cursor: str | None,
     limit: int | None,
+    include_deleted: bool = False,
 ) -> BranchPage:
     model.project(project_id)
     branches = model.branches_of(project_id)
+    deleted = {d.branch.id: d for d in deleted_branches_of(model, project_id)} if include_deleted else {}
+    branches += [d.branch for d in deleted.values()]
     if search:
         needle = search.lower()
         branches = [b for b in branches if needle in b.name.lower() or needle in b.id]
@@ -112,12 +119,11 @@ def list_branches(
 
         branches = [b for b in branches if beyond(b)]
     if limit is None or len(branches) <= limit:
-        return BranchPage(branches, None, sort_by, sort_order)
+        return BranchPage(branches, None, sort_by, sort_order, deleted)
     page = branches[:limit]
     last = page[-1]
-    return BranchPage(
-        page, _encode_cursor(sort_by, sort_order, (str(getattr(last, sort_by)), last.id)), sort_by, sort_order
-    )
+    cursor = _encode_cursor(sort_by, sort_order, (str(getattr(last, sort_by)), last.id))
+    return BranchPage(page, cursor, sort_by, sort_order, deleted)
 
 
 def _encode_cursor(sort_by: str, sort_order: str, after: tuple[str, str]) -> str:
@@ -159,9 +165,15 @@ def update_branch(
     return branch
 
 
-def delete_branch(model: Model, project_id: str, branch_id: str) -> tuple[Branch, list[Operation]] | None:
-    """None when the branch does not exist (Neon answers 204)."""
+def delete_branch(
+    model: Model, project_id: str, branch_id: str, *, hard: bool = False, method: str = "user"
+) -> tuple[Branch, list[Operation]] | None:
+    """Neon's delete: recoverable for RECOVERY_WINDOW (its storage kept) unless `hard`; `hard` on a branch
+    already soft-deleted removes it for good. None when there is nothing to delete (Neon answers 204)."""
     model.check_unlocked(project_id)
+    deleted = model.state.deleted_branches.get(branch_id)
+    if deleted is not None and deleted.branch.project_id == project_id:
+        return _purge(model, project_id, branch_id) if hard else None
     branch = model.state.branches.get(branch_id)
     if branch is None or branch.project_id != project_id:
         return None
@@ -178,6 +190,15 @@ def delete_branch(model: Model, project_id: str, branch_id: str) -> tuple[Branch
         raise EmulatorError(422, f"branch {branch_id} has child branches and cannot be deleted")
     group = model.new_group()
     ops = [model.suspend_compute(e, group) for e in model.endpoints_of(project_id, branch_id)]
+    if not hard:
+        roles, databases = model.roles_of(branch_id), model.databases_of(branch_id)
+        endpoints = model.drop_branch_records(branch_id)
+        now = model.clock.now()
+        model.state.deleted_branches[branch_id] = DeletedBranch(
+            branch, endpoints, roles, databases, format_ts(now), format_ts(now + RECOVERY_WINDOW), method
+        )
+        ops.append(model.add_op(project_id, "delete_timeline", {"kind": "noop"}, group, branch_id=branch_id))
+        return branch, ops
     model.drop_branch_records(branch_id)
     ops.append(
         model.add_op(
@@ -190,6 +211,61 @@ def delete_branch(model: Model, project_id: str, branch_id: str) -> tuple[Branch
     )
     branch.current_state, branch.pending_state = "deleted", None  # only for the response
     return branch, ops
+
+
+def _purge(model: Model, project_id: str, branch_id: str) -> tuple[Branch, list[Operation]]:
+    """A soft-deleted branch removed for good (hard_delete=true on it, or its recovery window over)."""
+    branch = model.state.deleted_branches.pop(branch_id).branch
+    work = {"kind": "remove", "storage": branch_id}
+    op = model.add_op(project_id, "delete_timeline", work, model.new_group(), branch_id=branch_id)
+    branch.current_state, branch.pending_state = "deleted", None  # only for the response
+    return branch, [op]
+
+
+def purge_unrecoverable(model: Model) -> set[str]:
+    """Soft-deleted branches past their recovery window, removed for good; returns the touched projects."""
+    now = model.clock.now()
+    touched = set()
+    for deleted in list(model.state.deleted_branches.values()):
+        pid = deleted.branch.project_id
+        if parse_ts(deleted.recoverable_until) <= now and not model.busy(pid):
+            _purge(model, pid, deleted.branch.id)
+            touched.add(pid)
+    return touched
+
+
+def recover_branch(model: Model, project_id: str, branch_id: str) -> tuple[Branch, list[Endpoint]]:
+    """A soft-deleted branch back, with its roles, databases and endpoints (its data was kept). Neon's
+    endpoints come back idle and wake at the first connection; here nothing wakes a server, so they start."""
+    model.check_unlocked(project_id)
+    deleted = model.state.deleted_branches.get(branch_id)
+    if deleted is None or deleted.branch.project_id != project_id:
+        if branch_id in model.state.branches:
+            raise bad_request(f"branch {branch_id} is not deleted")
+        raise not_found("branch", branch_id)
+    branch = deleted.branch
+    if model.branch_name_taken(project_id, branch.name):
+        raise conflict(f'branch with the provided name "{branch.name}" already exists')
+    if branch.parent_id and branch.parent_id not in model.state.branches:
+        branch.parent_id = None  # its parent is gone; the data is the branch's own copy
+    del model.state.deleted_branches[branch_id]
+    branch.expires_at = None  # TTL branches become non-TTL branches after recovery, as on Neon
+    model.touch(branch)
+    model.state.branches[branch_id] = branch
+    model.state.roles.extend(deleted.roles)
+    model.state.databases.extend(deleted.databases)
+    group = model.new_group()
+    for endpoint in deleted.endpoints:
+        endpoint.current_state, endpoint.pending_state = "idle", None
+        model.state.endpoints[endpoint.id] = endpoint
+        if not endpoint.disabled:
+            endpoint.pending_state = "active"
+            model.start_compute(endpoint, group)
+    return branch, deleted.endpoints
+
+
+def deleted_branches_of(model: Model, project_id: str) -> list[DeletedBranch]:
+    return [d for d in model.state.deleted_branches.values() if d.branch.project_id == project_id]
 
 
 def set_as_default(model: Model, project_id: str, branch_id: str) -> Branch:

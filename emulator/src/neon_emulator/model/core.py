@@ -27,13 +27,15 @@ class Model:
         self.clock = clock
         self._free_port = free_port
         self._group = 0
+        # How long a deleted project stays recoverable (Neon: 7 days; `serve --project-recovery`).
+        self.project_recovery = timedelta(days=7)
 
     # ---- lookups -----------------------------------------------------------------------------------------
     def project(self, project_id: str) -> Project:
-        try:
-            return self.state.projects[project_id]
-        except KeyError:
-            raise not_found("project", project_id) from None
+        project = self.state.projects.get(project_id)
+        if project is None or project.deleted_at is not None:  # a deleted one is only recoverable
+            raise not_found("project", project_id)
+        return project
 
     def branch(self, project_id: str, branch_id: str) -> Branch:
         self.project(project_id)
@@ -93,6 +95,8 @@ class Model:
     # ---- helpers shared by the resources' decisions ------------------------------------------------------
     def new_id(self, prefix: str) -> str:
         taken = self.state.branches.keys() | self.state.endpoints.keys() | self.state.snapshots.keys()
+        for deleted in self.state.deleted_branches.values():  # a recovered branch gets its ids back
+            taken |= {deleted.branch.id, *(e.id for e in deleted.endpoints)}
         while (candidate := self.ids.child(prefix)) in taken:
             pass
         return candidate
@@ -153,6 +157,9 @@ class Model:
 
     def new_port(self) -> int:
         used = {e.port for e in self.state.endpoints.values()}
+        used |= {
+            e.port for d in self.state.deleted_branches.values() for e in d.endpoints
+        }  # kept for recovery
         while (port := self._free_port()) in used:
             pass
         return port

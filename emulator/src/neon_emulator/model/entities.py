@@ -25,6 +25,9 @@ class Project:
     default_endpoint_settings: dict[str, Any] = field(default_factory=dict)
     org_id: str | None = None
     owner: str | None = None  # the account (api/accounts.py); None: made before accounts, the first one's
+    # Set by DELETE: the project answers 404 everywhere but `?recoverable=true` and `/recover` until then.
+    deleted_at: str | None = None
+    recoverable_until: str | None = None
 
 
 @dataclass
@@ -51,6 +54,31 @@ class Branch:
     creation_source: str = "console"
     # Neon-side snapshot schedule (BackupScheduleItem dicts): stored and answered, never run here.
     backup_schedule: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DeletedBranch:
+    """A soft-deleted branch (DELETE without hard_delete, or its `expires_at` passed): out of every lookup,
+    its storage kept, recoverable until `recoverable_until` (7 days, as on Neon), then removed for good."""
+
+    branch: Branch
+    endpoints: list[Endpoint]
+    roles: list[Role]
+    databases: list[Database]
+    deleted_at: str
+    recoverable_until: str
+    deletion_method: str  # "user" or "ttl"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "branch": vars(self.branch),
+            "endpoints": [vars(e) for e in self.endpoints],
+            "roles": [vars(r) for r in self.roles],
+            "databases": [vars(d) for d in self.databases],
+            "deleted_at": self.deleted_at,
+            "recoverable_until": self.recoverable_until,
+            "deletion_method": self.deletion_method,
+        }
 
 
 @dataclass

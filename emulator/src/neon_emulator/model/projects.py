@@ -1,4 +1,5 @@
-"""Project calls: create (with its root branch, endpoint, role and database), list, patch, delete."""
+"""Project calls: create (with its root branch, endpoint, role and database), list, patch, delete (recoverable
+for a window, as on Neon), recover."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import format_ts, parse_ts
 from .core import Model
 from .endpoints import EndpointSpec, new_endpoint
 from .entities import Branch, Database, Endpoint, Operation, Project, Role
+from .errors import bad_request, not_found
 from .ids import new_password
 
 DEFAULT_REGION = "aws-us-east-2"
@@ -105,7 +108,7 @@ def list_projects(
 ) -> tuple[list[Project], str | None]:
     """The projects whose owner `owned_by` accepts (and in `org_id` when given), newest first."""
     projects = sorted(
-        (p for p in model.state.projects.values() if owned_by(p.owner)),
+        (p for p in model.state.projects.values() if owned_by(p.owner) and p.deleted_at is None),
         key=lambda p: p.created_at,
         reverse=True,
     )
@@ -145,12 +148,59 @@ def update_project(
     return project
 
 
-def delete_project(model: Model, project_id: str) -> tuple[Project, list[str], list[str]]:
-    """Remove the project's records; returns it, the endpoints to stop and the storage names to remove."""
+def delete_project(model: Model, project_id: str) -> tuple[Project, list[str]]:
+    """Neon's delete: the project answers 404 but stays recoverable for `model.project_recovery`, its data
+    kept and its computes stopped; returns it and the endpoints to stop."""
     project = model.check_unlocked(project_id)
-    endpoints = [e.id for e in model.endpoints_of(project_id)]
+    now = model.clock.now()
+    project.deleted_at = format_ts(now)
+    project.recoverable_until = format_ts(now + model.project_recovery)
+    endpoints = [e for e in model.state.endpoints.values() if e.project_id == project_id]
+    for endpoint in endpoints:
+        endpoint.current_state, endpoint.pending_state = "idle", None
+    return project, [e.id for e in endpoints]
+
+
+def recover_project(model: Model, project_id: str) -> tuple[Project, list[Operation]]:
+    """A deleted project back within its window, its computes starting (Neon's wake at a connection)."""
+    project = model.state.projects.get(project_id)
+    if project is None:
+        raise not_found("project", project_id)
+    if project.deleted_at is None:
+        raise bad_request(f"project {project_id} is not deleted")
+    project.deleted_at = project.recoverable_until = None
+    model.touch(project)
+    group = model.new_group()
+    ops = []
+    for endpoint in model.endpoints_of(project_id):
+        if not endpoint.disabled:
+            endpoint.pending_state = "active"
+            ops.append(model.start_compute(endpoint, group))
+    return project, ops
+
+
+def recoverable_projects(model: Model, owned_by: Callable[[str | None], bool]) -> list[Project]:
+    deleted = (p for p in model.state.projects.values() if p.deleted_at is not None and owned_by(p.owner))
+    return sorted(deleted, key=lambda p: p.deleted_at or "", reverse=True)
+
+
+def purge_unrecoverable(model: Model) -> list[str]:
+    """Deleted projects past their window, removed for good; returns the storage names to remove."""
+    now = model.clock.now()
+    storage: list[str] = []
+    for project in list(model.state.projects.values()):
+        if project.recoverable_until is not None and parse_ts(project.recoverable_until) <= now:
+            storage += _remove_project(model, project.id)
+    return storage
+
+
+def _remove_project(model: Model, project_id: str) -> list[str]:
+    """Remove the project's records; returns the storage names to remove (also kept in pending_removals)."""
     storage = [b.id for b in model.branches_of(project_id)]
     storage += [s.id for s in model.state.snapshots.values() if s.project_id == project_id]
+    for deleted in [d for d in model.state.deleted_branches.values() if d.branch.project_id == project_id]:
+        storage.append(deleted.branch.id)
+        del model.state.deleted_branches[deleted.branch.id]
     for branch_id in [b.id for b in model.branches_of(project_id)]:
         model.drop_branch_records(branch_id)
     for snap_id in [s.id for s in model.state.snapshots.values() if s.project_id == project_id]:
@@ -159,4 +209,4 @@ def delete_project(model: Model, project_id: str) -> tuple[Project, list[str], l
         del model.state.operations[op_id]
     del model.state.projects[project_id]
     model.state.pending_removals.extend(storage)
-    return project, endpoints, storage
+    return storage

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from .entities import Branch, Database, Endpoint, Operation, Project, Role, Snapshot
+from .entities import Branch, Database, DeletedBranch, Endpoint, Operation, Project, Role, Snapshot
 
 _T = TypeVar("_T")
 
@@ -26,6 +26,7 @@ class State:
     # Storage names whose removal was promised but may not have happened yet (deleted projects).
     pending_removals: list[str] = field(default_factory=list)
     next_database_id: int = 1000000
+    deleted_branches: dict[str, DeletedBranch] = field(default_factory=dict)  # recoverable, by branch id
 
     def to_json(self) -> dict[str, Any]:
         """A view for `json.dumps`, to be encoded at once: it shares the records' own dicts rather than
@@ -40,6 +41,7 @@ class State:
             "operations": {k: vars(v) for k, v in self.operations.items()},
             "pending_removals": self.pending_removals,
             "next_database_id": self.next_database_id,
+            "deleted_branches": {k: v.to_json() for k, v in self.deleted_branches.items()},
         }
 
     @classmethod
@@ -54,9 +56,22 @@ class State:
             operations={k: _load(Operation, v) for k, v in raw.get("operations", {}).items()},
             pending_removals=list(raw.get("pending_removals", [])),
             next_database_id=int(raw.get("next_database_id", 1000000)),
+            deleted_branches={k: _load_deleted(v) for k, v in raw.get("deleted_branches", {}).items()},
         )
 
 
 def _load(cls: type[_T], raw: dict[str, Any]) -> _T:
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+def _load_deleted(raw: dict[str, Any]) -> DeletedBranch:
+    return DeletedBranch(
+        branch=_load(Branch, raw["branch"]),
+        endpoints=[_load(Endpoint, e) for e in raw.get("endpoints", [])],
+        roles=[_load(Role, r) for r in raw.get("roles", [])],
+        databases=[_load(Database, d) for d in raw.get("databases", [])],
+        deleted_at=raw["deleted_at"],
+        recoverable_until=raw["recoverable_until"],
+        deletion_method=raw.get("deletion_method", "user"),
+    )

@@ -72,9 +72,17 @@ def update_branch(
     return (yield from mutation(request, "branch", Branch.from_json))
 
 
-def delete_branch(project_id: str, branch_id: str) -> Exchange[tuple[Operation, ...]]:
-    """DELETE a branch; a branch that is already gone (204 or 404) yields no operations."""
-    request = Request("DELETE", path("projects", project_id, "branches", branch_id), allow=frozenset({404}))
+def delete_branch(
+    project_id: str, branch_id: str, *, hard_delete: bool = False
+) -> Exchange[tuple[Operation, ...]]:
+    """DELETE a branch; a branch that is already gone (204 or 404) yields no operations. Neon keeps a deleted
+    branch recoverable for 7 days (and counted against the branch limit) unless `hard_delete`."""
+    request = Request(
+        "DELETE",
+        path("projects", project_id, "branches", branch_id),
+        params={"hard_delete": "true"} if hard_delete else {},
+        allow=frozenset({404}),
+    )
     return (yield from deletion(request))
 
 

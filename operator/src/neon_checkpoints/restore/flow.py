@@ -433,7 +433,7 @@ class RestoreFlow(Flow):
         """oldBranchPolicy Delete. The restore itself has succeeded, so a refusal (e.g. the branch has
         children) keeps the branch and says so; retryable errors propagate and the resumed flow retries."""
         try:
-            operations = await client.delete_branch(project, branch_id)
+            operations = await client.delete_branch(project, branch_id, hard_delete=True)
         except errors.NeonClientError as exc:
             kept = kept_old_branch(exc.status, exc.message)
             if kept is None:
@@ -548,7 +548,7 @@ class RestoreFlow(Flow):
             return  # the whole project is gone, and the branch with it
         if branch is None:
             return
-        operations = await client.delete_branch(project, branch.id)
+        operations = await client.delete_branch(project, branch.id, hard_delete=True)
         await client.wait_for_operations(
             project,
             operations,

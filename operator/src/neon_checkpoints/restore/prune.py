@@ -3,7 +3,8 @@
 Snapshots taken before a restore stay attached to the `(old)` branch (their `source_branch_id`). Whether
 Neon lets such a branch be deleted is not documented (neon-api.md §11 q6), so both answers are handled: if
 the delete is refused, the branch is kept and reported; if it succeeds, the snapshots survive on their own
-and restoring them still works (the emulator behaves this way).
+and restoring them still works (the emulator behaves this way). Deletes are hard (`hard_delete=true`): a
+soft-deleted `(old)` branch would linger 7 days and count against the project's branch limit.
 
 A finalized restore that succeeded is what makes a new `(old)` branch, so each such CheckpointRestore gets a
 short-lived daemon that prunes its project once, under the per-project lock like every mutating flow, with
@@ -49,7 +50,7 @@ async def prune_old_branches(
     kept: list[KeptBranch] = []
     for branch in select_old_branches(branches, keep):
         try:
-            operations = await client.delete_branch(project_id, branch.id)
+            operations = await client.delete_branch(project_id, branch.id, hard_delete=True)
             await client.wait_for_operations(project_id, operations, timeout=operation_timeout)
         except errors.NeonClientError as exc:
             if not is_refusal(exc):

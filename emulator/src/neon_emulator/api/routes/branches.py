@@ -1,4 +1,5 @@
-"""Branches: create (with endpoints), list, count, get, patch, delete, set as default, and their endpoints."""
+"""Branches: create (with endpoints), list, count, get, patch, delete (soft unless hard_delete=true) and
+recover, set as default, and their endpoints."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from aiohttp import web
 from neon_emulator.model import branches
 from neon_emulator.model.errors import bad_request
 
-from ..bodies import endpoint_spec, nullable_str, obj, opt_bool, opt_str, parse_json, query_choice, query_int
+from ..bodies import (
+    endpoint_spec,
+    nullable_str,
+    obj,
+    opt_bool,
+    opt_str,
+    parse_json,
+    query_bool,
+    query_choice,
+    query_int,
+)
 from ..views import branch_list_view, branch_view, created_view, operations_view
 from .paths import BRANCH, PROJECT
 from .resource import Resource, Route, ok
@@ -23,6 +34,7 @@ class Branches(Resource):
             ("PATCH", BRANCH, self.update_branch),
             ("DELETE", BRANCH, self.delete_branch),
             ("POST", BRANCH + "/set_as_default", self.set_as_default),
+            ("POST", BRANCH + "/recover", self.recover_branch),
             ("GET", BRANCH + "/endpoints", self.branch_endpoints),
         ]
 
@@ -58,6 +70,7 @@ class Branches(Resource):
             sort_order=query_choice(q, "sort_order", ("asc", "desc"), "desc"),
             cursor=q.get("cursor") or None,
             limit=query_int(q, "limit", 1, 10000, None),
+            include_deleted=bool(query_bool(q, "include_deleted")),
         )
         return ok(branch_list_view(page))
 
@@ -66,7 +79,10 @@ class Branches(Resource):
         return ok({"count": branches.count_branches(self.model, pid, request.query.get("search") or None)})
 
     async def get_branch(self, request: web.Request) -> web.Response:
-        return ok({"branch": branch_view(self.branch(request)), "annotation": {}})
+        branch = self.branch(request)
+        # Neon answers an annotation even for a branch with none: its object and an empty value.
+        annotation = {"object": {"type": "console/branch", "id": branch.id}, "value": {}}
+        return ok({"branch": branch_view(branch), "annotation": annotation})
 
     async def update_branch(self, request: web.Request) -> web.Response:
         pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
@@ -84,11 +100,18 @@ class Branches(Resource):
 
     async def delete_branch(self, request: web.Request) -> web.Response:
         pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
-        result = branches.delete_branch(self.model, pid, bid)
+        hard = bool(query_bool(request.query, "hard_delete"))
+        result = branches.delete_branch(self.model, pid, bid, hard=hard)
         if result is None:
             return web.Response(status=204)
         self.changed(pid)
         return ok({"branch": branch_view(result[0]), "operations": operations_view(result[1])})
+
+    async def recover_branch(self, request: web.Request) -> web.Response:
+        pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
+        branch, endpoints = branches.recover_branch(self.model, pid, bid)
+        self.changed(pid)
+        return ok({"branch": branch_view(branch), "endpoints": [self.endpoint_json(e) for e in endpoints]})
 
     async def set_as_default(self, request: web.Request) -> web.Response:
         pid, bid = request.match_info["project_id"], request.match_info["branch_id"]

@@ -1,9 +1,7 @@
-"""Projects: create, list, get, patch, delete, and the connection URI of a database."""
+"""Projects: create, list (or the recoverable ones), get, patch, delete (recoverable), recover, and the
+connection URI of a database."""
 
 from __future__ import annotations
-
-import asyncio
-from typing import Any
 
 from aiohttp import web
 
@@ -11,16 +9,12 @@ from neon_emulator.model import catalog, projects
 from neon_emulator.model.errors import bad_request
 
 from ..bodies import obj, opt_bool, opt_int, opt_str, parse_json, query_bool, query_int
-from ..views import connection_uri, created_view, project_list_view, project_view
+from ..views import branch_view, connection_uri, created_view, project_list_view, project_view
 from .paths import PROJECT, PROJECTS
 from .resource import Resource, Route, ok
 
 
 class Projects(Resource):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._background: set[asyncio.Future[None]] = set()  # clean-ups of deleted projects, until done
-
     def routes(self) -> list[Route]:
         return [
             ("POST", PROJECTS, self.create_project),
@@ -29,6 +23,7 @@ class Projects(Resource):
             ("GET", PROJECT, self.get_project),
             ("PATCH", PROJECT, self.update_project),
             ("DELETE", PROJECT, self.delete_project),
+            ("POST", PROJECT + "/recover", self.recover_project),
             ("GET", PROJECT + "/connection_uri", self.connection_uri),
         ]
 
@@ -63,6 +58,9 @@ class Projects(Resource):
 
     async def list_projects(self, request: web.Request) -> web.Response:
         q = request.query
+        if query_bool(q, "recoverable"):  # only the deleted ones still inside their window
+            deleted = projects.recoverable_projects(self.model, self.account(request).owns)
+            return ok(project_list_view(deleted, None))
         found, cursor = projects.list_projects(
             self.model,
             search=q.get("search") or None,
@@ -101,12 +99,18 @@ class Projects(Resource):
         return ok({"project": project_view(project), "operations": []})
 
     async def delete_project(self, request: web.Request) -> web.Response:
-        project, endpoint_ids, storage = projects.delete_project(self.model, request.match_info["project_id"])
+        project, endpoint_ids = projects.delete_project(self.model, request.match_info["project_id"])
         self.persist(None)  # the list of projects changed
-        task = asyncio.ensure_future(self.executor.discard(endpoint_ids, storage))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        # Its servers stop before the answer (a recover right after must not race a late stop); data is kept.
+        await self.executor.discard(endpoint_ids, [])
         return ok({"project": project_view(project)})
+
+    async def recover_project(self, request: web.Request) -> web.Response:
+        pid = request.match_info["project_id"]
+        project, _starts = projects.recover_project(self.model, pid)
+        self.changed(pid)
+        found = [branch_view(b) for b in self.model.branches_of(pid)]
+        return ok({"project": project_view(project), "branches": found})
 
     async def connection_uri(self, request: web.Request) -> web.Response:
         q = request.query
