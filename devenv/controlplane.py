@@ -117,7 +117,10 @@ class KubeControlPlane:
                         f"--authentication-kubeconfig={self.kubeconfig}",
                         f"--authorization-kubeconfig={self.kubeconfig}",
                         "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,"
-                        "serviceaccount-token-controller",
+                        "serviceaccount-token-controller,"
+                        # The app's workloads (issue 14): their controllers observe each new generation and
+                        # make ReplicaSets and Pods (which stay Pending: no scheduler or kubelet runs).
+                        "deployment-controller,replicaset-controller,statefulset-controller",
                         f"--service-account-private-key-file={d / 'sa.key'}",
                         f"--root-ca-file={d / 'ca.crt'}",
                         "--leader-elect=false",

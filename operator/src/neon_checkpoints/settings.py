@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 from neon_checkpoints.core.secrets import redact_dsn
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
-CRASH_POINTS = frozenset({"snapshot-accepted", "restore-accepted"})
+CRASH_POINTS = frozenset(
+    # The last three: a restore's workloads recorded (and quiesced), its database restored, one applied.
+    {"snapshot-accepted", "restore-accepted", "workloads-prepared", "database-restored", "workload-applied"}
+)
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"

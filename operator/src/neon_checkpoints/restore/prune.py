@@ -76,7 +76,12 @@ async def prune_for_restore(runtime: Runtime, keep: int, body: kopf.Body, logger
         logger.info("no meta row for this restore: it made no (old) branch to prune")
         return
     project = row.project_id
-    key = await runtime.credentials.checkpoint_ref(namespace, spec.checkpoint, row.checkpoint_id)
+    # An undo names no Checkpoint: its own key, else the operator's.
+    key = (
+        await runtime.credentials.checkpoint_ref(namespace, spec.checkpoint, row.checkpoint_id)
+        if spec.checkpoint
+        else None
+    )
     try:
         async with (
             runtime.credentials.client(namespace, spec.credentials, key) as client,
