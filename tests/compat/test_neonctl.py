@@ -12,7 +12,6 @@ from tests.compat.clients import Neonctl, sql
 pytestmark = [pytest.mark.compat, pytest.mark.emulator, pytest.mark.postgres]
 
 IN_PROGRESS = {"scheduling", "running", "cancelling"}
-SSL = ("--ssl", "omit")  # until the emulator's endpoints speak TLS
 
 
 def wait_operations(neonctl: Neonctl, project_id: str, timeout: float = 60) -> list[dict[str, Any]]:
@@ -36,8 +35,8 @@ def test_checkpoint_flow(neonctl: Neonctl) -> None:
         assert pid in [p["id"] for p in neonctl.json("projects", "list")["projects"]]
         main = neonctl.json("branches", "get", "main", "--project-id", pid)  # lookup by name
         assert main["name"] == "main" and main["default"] is True
-        uri = neonctl.text("connection-string", "main", "--project-id", pid, *SSL)
-        assert uri.startswith("postgresql://")
+        uri = neonctl.text("connection-string", "main", "--project-id", pid)
+        assert uri.startswith("postgresql://") and "sslmode=require" in uri  # neonctl's default: TLS
         wait_operations(neonctl, pid)
         sql(uri, "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('before')")
 
@@ -61,7 +60,7 @@ def test_checkpoint_flow(neonctl: Neonctl) -> None:
         assert branches["main"]["id"] == restored["id"] and branches["main"]["default"] is True
         old = branches["main (old)"]
         assert old["id"] == main["id"]
-        assert neonctl.text("connection-string", "main", "--project-id", pid, *SSL) == uri
+        assert neonctl.text("connection-string", "main", "--project-id", pid) == uri
 
         neonctl.json("branches", "delete", "main (old)", "--project-id", pid)
         neonctl.json("snapshots", "delete", "ckpt-1", "--project-id", pid)

@@ -69,8 +69,11 @@ snapshots:
 
 state:
   DIR/state.json holds the model (written atomically after every change), DIR/storage the clusters,
-  DIR/logs one postgres log per endpoint. Restarting on the same DIR (even after kill -9) brings everything
-  back: servers left running are stopped, active endpoints started, unfinished operations run again.
+  DIR/logs one postgres log per endpoint, DIR/tls the local CA (ca.crt, printed at start) and one server
+  certificate per endpoint: endpoints speak TLS, connection URIs carry sslmode=require and
+  channel_binding=require as Neon's do, and sslmode=verify-full works with sslrootcert=DIR/tls/ca.crt.
+  Restarting on the same DIR (even after kill -9) brings everything back: servers left running are
+  stopped, active endpoints started, unfinished operations run again.
 """
 
 

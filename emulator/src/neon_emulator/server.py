@@ -129,6 +129,7 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
         loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(app, access_log_format="%r %s %Tfs")
     await runner.setup()
+    ca_file = await asyncio.to_thread(executor.tls.ensure)  # before any endpoint starts
     try:
         await executor.recover()
         site = web.TCPSite(runner, options.host, options.port)
@@ -140,6 +141,10 @@ async def _serve(options: ServeOptions, socket_dir: Path) -> None:
             f"API key: {key_hint(options.api_key)}"
             + (f", {len(options.more_api_keys)} more account(s)" if options.more_api_keys else "")
             + ")",
+            flush=True,
+        )
+        print(
+            f"neon-emulator: endpoints speak TLS (sslmode=require); CA for sslmode=verify-full: {ca_file}",
             flush=True,
         )
         expiry = asyncio.create_task(expire_forever(model, executor, persist))

@@ -10,7 +10,7 @@ outside /api/v2, never faulted or counted):
                                "routes": {"GET /api/v2/projects/{project_id}": 2},
                                "refused": {"429": 1}}  (answered by a fault rule or the rate limit)
   POST /admin/reset-requests   zero the counters
-  GET  /admin/status           storage driver and the endpoints whose postgres is running
+  GET  /admin/status           storage driver, the endpoints whose postgres is running, the TLS CA file
   GET  /admin/api-keys         the accounts: {"accounts": [{"id": "emulator", "org_id": "org-emulator"}, ...]}
   POST /admin/api-keys         add one: body {"key": "..."} (a random key when absent); answers 201
                                {"account": {"id", "org_id"}, "key": "..."}; kept in memory only
@@ -152,7 +152,11 @@ def build_app(
 
     async def status(request: web.Request) -> web.Response:
         return web.json_response(
-            {"storage_driver": storage_driver, "running_endpoints": executor.running_endpoints()}
+            {
+                "storage_driver": storage_driver,
+                "running_endpoints": executor.running_endpoints(),
+                "tls_ca_file": str(executor.tls.ca_file),
+            }
         )
 
     async def list_keys(request: web.Request) -> web.Response:

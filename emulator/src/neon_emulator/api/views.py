@@ -27,9 +27,12 @@ def endpoint_host(endpoint: Endpoint) -> str:
     return f"{LOOPBACK}:{endpoint.port}"
 
 
+# As Neon's URIs: TLS required, and SCRAM bound to the TLS channel (engine/tls.py makes the certificates).
+URI_PARAMETERS = "sslmode=require&channel_binding=require"
+
+
 def connection_uri(endpoint: Endpoint, role: Role, database: str) -> str:
-    # No sslmode/channel_binding: the emulator's postgres has no TLS.
-    return f"postgresql://{role.name}:{role.password}@{endpoint_host(endpoint)}/{database}"
+    return f"postgresql://{role.name}:{role.password}@{endpoint_host(endpoint)}/{database}?{URI_PARAMETERS}"
 
 
 def project_view(project: Project) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from .jobs import (
     start_server,
 )
 from .servers import Servers
+from .tls import LocalCA
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ class Executor:
     ) -> None:
         self.model = model
         self.storage = storage
-        self.servers = Servers(storage, logs=data_dir / "logs", socket_dir=socket_dir)
+        self.tls = LocalCA(data_dir / "tls")
+        self.servers = Servers(storage, logs=data_dir / "logs", socket_dir=socket_dir, tls=self.tls)
         self.faults = faults
         self.op_delay = op_delay
         self.persist = persist  # marks the state changed; `durable` waits until it is saved (persistence.py)

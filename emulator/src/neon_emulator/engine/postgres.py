@@ -26,6 +26,8 @@ from neon_emulator.storage.errors import StorageError
 from neon_emulator.storage.postmaster_pid import is_postmaster_of, live_postmaster, remove_process_files
 from neon_emulator.storage.server_user import pg_bin_dir, server_user
 
+from .tls import ServerFiles
+
 log = logging.getLogger(__name__)
 
 _SOCKET_PATH_MAX = 107  # sizeof(sun_path) - 1 on Linux
@@ -37,8 +39,17 @@ class PostgresError(StorageError):
 
 
 class PostgresProcess:
-    def __init__(self, data_dir: Path, port: int, *, socket_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        socket_dir: Path,
+        log_path: Path,
+        tls: ServerFiles | None = None,  # TLS on the TCP port, and only TLS (tls.py)
+    ) -> None:
         self.data_dir = data_dir
+        self.tls = tls
         self.port = port
         self.socket_dir = socket_dir
         self.log_path = log_path
@@ -88,6 +99,16 @@ class PostgresProcess:
             "-c",
             "listen_addresses=127.0.0.1",
         ]
+        if self.tls is not None:
+            argv += [
+                "-c",
+                "ssl=on",
+                "-c",
+                f"ssl_cert_file={self.tls.cert}",
+                "-c",
+                f"ssl_key_file={self.tls.key}",
+            ]
+            argv += ["-c", f"hba_file={self.tls.hba}"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
             try:

@@ -13,13 +13,15 @@ from neon_emulator.storage import Storage, StorageError
 from neon_emulator.storage.postmaster_pid import live_postmaster
 
 from .postgres import PostgresProcess
+from .tls import LocalCA
 
 log = logging.getLogger(__name__)
 
 
 class Servers:
-    def __init__(self, storage: Storage, *, logs: Path, socket_dir: Path) -> None:
+    def __init__(self, storage: Storage, *, logs: Path, socket_dir: Path, tls: LocalCA | None = None) -> None:
         self.storage = storage
+        self.tls = tls
         self.logs = logs
         self.socket_dir = socket_dir
         self._processes: dict[str, PostgresProcess] = {}
@@ -57,6 +59,7 @@ class Servers:
             port,
             socket_dir=self.socket_dir,
             log_path=self.logs / f"{endpoint_id}.log",
+            tls=self.tls.server_files(endpoint_id) if self.tls is not None else None,
         )
         with self._lock:
             self._processes[endpoint_id] = process
