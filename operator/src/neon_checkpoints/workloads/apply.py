@@ -174,19 +174,20 @@ class Roller:
 
     async def wait(self, progress: Sequence[Progress], *, ready_timeout: float | None, limit: float) -> None:
         """Until the controller-manager has observed each applied generation (and, with `ready_timeout`,
-        every replica is ready)."""
-        for item in progress:
-            if item.kind == "ConfigMap":
-                continue
+        every replica is ready): all workloads at once, so the wait is the slowest one's, not their sum."""
+
+        async def one(item: Progress) -> None:
             generation = item.applied_generation
             await self._until(
-                lambda obj, g=generation: generation_observed(obj, g),
+                lambda obj: generation_observed(obj, generation),
                 item,
                 limit,
                 f"the controller has not observed {item}'s new generation",
             )
             if ready_timeout is not None:
                 await self._until(ready, item, ready_timeout, f"{item} has no ready replicas yet")
+
+        await asyncio.gather(*(one(item) for item in progress if item.kind != "ConfigMap"))
 
     async def _until(self, test: Any, item: Progress, limit: float, message: str) -> None:
         deadline = time.monotonic() + limit
