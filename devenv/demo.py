@@ -25,7 +25,7 @@ from typing import Any, TextIO, TypeVar
 
 import psycopg
 
-from devenv import tools
+from devenv import demo_code, tools
 from devenv.environment import OPERATOR_NAMESPACE, LocalEnvironment, StartupError
 from devenv.processes import LocalServerError
 from neon_checkpoints.core.tables import render_columns
@@ -100,6 +100,9 @@ class DemoResult:
     checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> status
     restore: dict[str, Any] = field(default_factory=dict)
     timeline: dict[str, Any] = field(default_factory=dict)
+    # The code the cluster runs (issue 14): after each prompt, "restored-v1" and "undone".
+    code: dict[str, demo_code.CodeView] = field(default_factory=dict)
+    undo: dict[str, Any] = field(default_factory=dict)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -186,6 +189,7 @@ def checkpoint_yaml(prompt: Prompt, project_id: str, branch: str) -> str:
             commit: "{prompt.commit}"
             prompt: "{prompt.text}"
           deletionPolicy: Delete
+          workloads: {json.dumps(list(demo_code.WORKLOADS))}
         """)
 
 
@@ -200,7 +204,20 @@ def restore_yaml(name: str, checkpoint: str) -> str:
           checkpointRef: {{name: {checkpoint}}}
           mode: Finalize
           oldBranchPolicy: Retain
+          quiesce: true
         """)
+
+
+def show_code(
+    env: LocalEnvironment, say: Narrator, result: DemoResult, key: str, version: str, rev: str | None
+) -> None:
+    """Print the code the cluster runs after a restore, and fail unless it is `version`'s."""
+    code = demo_code.read_code(env.kubectl, APP_NAMESPACE)
+    result.code[key] = code
+    say.say("   and the code it runs came back with it:\n" + demo_code.render_code(code, rev))
+    wanted = result.code[version]
+    if (code.image, code.query, code.replicas) != (wanted.image, wanted.query, wanted.replicas):
+        raise DemoFailed(key, f"the cluster does not run {version}'s code: {code}", env.workdir)
 
 
 def _timed(fn: Callable[[], T]) -> tuple[T, float]:
@@ -236,9 +253,12 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
     for prompt in PROMPTS:
         with say.step(f'Prompt {prompt.version}: "{prompt.text}", then checkpoint it'):
             run_sql(app_url, prompt.sql)
+            demo_code.ship(env.kubectl, prompt.version, APP_NAMESPACE)
             view = read_app(app_url)
             result.views[prompt.version] = view
             say.say(f"   the app now sees ({len(view.rows)} rows):\n{render_view(view)}")
+            result.code[prompt.version] = demo_code.read_code(env.kubectl, APP_NAMESPACE)
+            say.say("   and runs (from the cluster):\n" + demo_code.render_code(result.code[prompt.version]))
             path = manifests / f"checkpoint-{prompt.version}.yaml"
             path.write_text(checkpoint_yaml(prompt, result.project_id, branch))
             if prompt is PROMPTS[0]:
@@ -261,7 +281,10 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
                 env.kubectl("get", "-n", APP_NAMESPACE, "checkpoint", prompt.version, "-o", "json")
             )
             result.checkpoints[prompt.version] = status["status"]
-            say.say(f"   checkpoint {prompt.version} Ready: snapshot {status['status'].get('snapshotId')}")
+            say.say(
+                f"   checkpoint {prompt.version} Ready: snapshot {status['status'].get('snapshotId')}, code "
+                + ", ".join(f"{w['kind']}/{w['name']}@{w['revision']}" for w in status["status"]["workloads"])
+            )
 
     with say.step("Jump back to v1: kubectl apply a CheckpointRestore (Finalize)"):
         path = manifests / "restore-v1.yaml"
@@ -294,6 +317,37 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
             raise DemoFailed(
                 "Jump back to v1", "the app does not see version 1 after the restore", env.workdir
             )
+        show_code(env, say, result, "restored-v1", "v1", demo_code.revision_of(result.restore))
+
+    with say.step("Undo the jump: kubectl apply a CheckpointRestore with spec.undo (back to v3)"):
+        path = manifests / "undo-back-to-v1.yaml"
+        path.write_text(demo_code.undo_yaml("undo-back-to-v1", "back-to-v1", APP_NAMESPACE))
+        say.say("   declared as YAML:\n" + textwrap.indent(path.read_text(), "     | "))
+        env.kubectl("apply", "-f", str(path))
+        env.kubectl(
+            "wait",
+            "-n",
+            APP_NAMESPACE,
+            "--for=jsonpath={.status.phase}=Succeeded",
+            f"--timeout={WAIT_TIMEOUT}",
+            "checkpointrestore/undo-back-to-v1",
+            timeout=200,
+        )
+        status = json.loads(
+            env.kubectl("get", "-n", APP_NAMESPACE, "checkpointrestore", "undo-back-to-v1", "-o", "json")
+        )
+        result.undo = status["status"]
+        view = read_app(app_url)
+        result.views["undone"] = view
+        say.say(
+            f"   undone in {result.undo.get('durationSeconds', '?')}s with Neon's branch restore: production "
+            f"stays branch {result.undo.get('restoredBranchId')}; what it held at v1 is kept as branch "
+            f"{result.undo.get('replacedBranchId')}"
+        )
+        say.say(f"   the SAME connection string sees v3 again ({len(view.rows)} rows):\n{render_view(view)}")
+        if view != result.views["v3"]:
+            raise DemoFailed("Undo the jump", "the app does not see version 3 after the undo", env.workdir)
+        show_code(env, say, result, "undone", "v3", demo_code.revision_of(result.undo))
 
     with say.step("The timeline, from the meta database (`neon-checkpoints timeline`)"):
         argv = [str(tools.console_script("neon-checkpoints")), "timeline", "--project-id", result.project_id]

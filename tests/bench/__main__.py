@@ -24,6 +24,11 @@ BENCHMARKS: list[tuple[str, str, str]] = [
         "CheckpointRestore latency, bookkeeping delay, per-project serialization",
     ),
     (
+        "workloads",
+        "tests.bench.workload_restores",
+        "Finalize restore of database + 3 workloads vs database only: last Neon op -> Succeeded",
+    ),
+    (
         "checkpoints",
         "tests.bench.checkpoints",
         "Checkpoint burst: created-to-Ready, operator overhead beyond Neon, API requests, peak RSS",

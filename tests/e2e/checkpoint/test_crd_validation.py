@@ -59,6 +59,26 @@ spec:
             "projectId: p-1\ncredentialsSecretRef: {key: k}",
             "credentialsSecretRef.name",
         ),
+        (
+            "workload of another kind",
+            "projectId: p-1\nworkloads: [{kind: Pod, name: web}]",
+            "spec.workloads[0].kind",
+        ),
+        (
+            "workload listed twice",
+            "projectId: p-1\nworkloads: [{kind: Deployment, name: web}, {kind: Deployment, name: web}]",
+            "spec.workloads: each kind and name may be listed once",
+        ),
+        (
+            "database URL on a ConfigMap",
+            "projectId: p-1\nworkloads: [{kind: ConfigMap, name: q, databaseUrl: {env: DB}}]",
+            "databaseUrl is only valid for a Deployment or StatefulSet",
+        ),
+        (
+            "empty selector",
+            "projectId: p-1\nworkloadSelector: {matchLabels: {}}",
+            "spec.workloadSelector.matchLabels",
+        ),
     ],
 )
 def test_invalid_checkpoint_is_rejected_naming_the_field(
@@ -93,6 +113,12 @@ def test_defaults_are_filled_in(crds: KubeControlPlane, namespace: str) -> None:
             "projectId: p-1\nsource: {commit: abc, prompt: one}",
             "projectId: p-1\nsource: {commit: abc, prompt: two}",
             "spec.source is immutable",
+        ),
+        (
+            "workloads changed",
+            "projectId: p-1\nworkloads: [{kind: Deployment, name: web}]",
+            "projectId: p-1\nworkloads: [{kind: Deployment, name: api}]",
+            "spec.workloads is immutable",
         ),
     ],
 )
@@ -145,6 +171,18 @@ spec:
             "secret name on a Finalize",
             "checkpointRef: {name: v1}\npreviewSecretName: s",
             "spec.previewSecretName",
+        ),
+        (
+            "both a checkpoint and an undo",
+            "checkpointRef: {name: v1}\nundo: {restoreRef: {name: r0}}",
+            "set exactly one of spec.checkpointRef and spec.undo",
+        ),
+        ("an undo in Preview", "undo: {restoreRef: {name: r0}}\nmode: Preview", "spec.mode must be Finalize"),
+        ("unknown workloads policy", "checkpointRef: {name: v1}\nworkloads: Skip", "spec.workloads"),
+        (
+            "waitForReady past an hour",
+            "checkpointRef: {name: v1}\nwaitForReady: {timeoutSeconds: 7200}",
+            "spec.waitForReady.timeoutSeconds",
         ),
     ],
 )

@@ -53,7 +53,17 @@ def test_demo_story_restores_v1_through_the_same_connection_string(
     assert [c["parent_checkpoint_id"] for c in timeline["checkpoints"]] == [None, ids["v1"], ids["v2"]]
     assert [c["source"]["commit"] for c in timeline["checkpoints"]] == [p.commit for p in PROMPTS]
     assert [(r["name"], r["checkpoint_id"], r["phase"]) for r in timeline["restores"]] == [
-        ("back-to-v1", ids["v1"], "Succeeded")
+        ("back-to-v1", ids["v1"], "Succeeded"),
+        ("undo-back-to-v1", None, "Succeeded"),
+    ]
+    # The code came back with the database, and went forward again with the undo (issue 14).
+    assert result.code["v1"].image.endswith(":v1") and result.code["v3"].image.endswith(":v3")
+    assert result.code["restored-v1"].image == result.code["v1"].image
+    assert result.code["restored-v1"].query == result.code["v1"].query
+    assert result.views["undone"] == v3 and result.code["undone"].image == result.code["v3"].image
+    assert result.undo["restoredBranchId"] == result.restore["restoredBranchId"]  # same branch, same URI
+    assert [c["workloads"][1]["revision"] for c in timeline["checkpoints"]] == [
+        result.checkpoints[p.version]["workloads"][1]["revision"] for p in PROMPTS
     ]
 
     text = out.getvalue()
