@@ -23,10 +23,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    unserved = unserved_summary(config)
-    if unserved is not None:
+    summary = unserved_summary(config)
+    if summary is not None:
+        unserved, untoured = summary
         terminalreporter.section(f"Neon API routes the emulator does not serve ({len(unserved)})")
         terminalreporter.write_line(textwrap.fill(", ".join(unserved), width=110))
+        if untoured:
+            terminalreporter.write_line(
+                f"served, but no answer in this run to validate: {', '.join(untoured)}"
+            )
 
 
 @pytest.fixture(scope="session")
