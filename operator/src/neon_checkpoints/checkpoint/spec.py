@@ -23,6 +23,8 @@ class CheckpointSpec:
     ttl: dt.timedelta | None = None
     deletion_policy: Literal["Delete", "Retain"] = "Delete"
     credentials: SecretRef | None = None
+    # The databases whose schema is captured at Ready; empty: every non-system database of the branch.
+    databases: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> CheckpointSpec:
@@ -47,6 +49,9 @@ class CheckpointSpec:
             ttl = parse_duration(spec["ttl"]) if spec.get("ttl") else None
         except DurationError as exc:
             raise InvalidSpec(f"spec.ttl: {exc}") from None
+        databases = spec.get("databases") or []
+        if not isinstance(databases, list) or not all(isinstance(d, str) and d for d in databases):
+            raise InvalidSpec("spec.databases must be a list of database names")
         return cls(
             project_id=project_id,
             branch=branch,
@@ -55,6 +60,7 @@ class CheckpointSpec:
             ttl=ttl,
             deletion_policy=policy,
             credentials=secret_ref(spec),
+            databases=tuple(dict.fromkeys(databases)),
         )
 
     def expiry(self, created_at: dt.datetime) -> dt.datetime | None:
