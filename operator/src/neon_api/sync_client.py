@@ -10,7 +10,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import httpx
 
-from neon_api.calls import branches, databases, endpoints, operations, projects, snapshots
+from neon_api.calls import branches, databases, endpoints, operations, projects, schema, snapshots
 from neon_api.errors import NeonError
 from neon_api.protocol import Done, Exchange, Replies, Request, Response, advance, receive, transport_error
 from neon_api.retry import RetryPolicy
@@ -139,6 +139,10 @@ class NeonClient:
     delete_snapshot = _bind(snapshots.delete_snapshot)
     restore_snapshot = _bind(snapshots.restore_snapshot)
     finalize_restore = _bind(snapshots.finalize_restore)
+    # schema
+    get_schema_sql = _bind(schema.get_schema_sql)
+    get_schema_json = _bind(schema.get_schema_json)
+    compare_schema = _bind(schema.compare_schema)
     # operations
     get_operation = _bind(operations.get_operation)
     list_operations = _bind(operations.list_operations)

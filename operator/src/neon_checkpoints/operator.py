@@ -13,12 +13,13 @@ from neon_checkpoints.names import FINALIZER
 from neon_checkpoints.restore import handlers as restore_handlers
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.schedule import handlers as schedule_handlers
+from neon_checkpoints.schema import handlers as schema_handlers
 from neon_checkpoints.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # Importing a kind's handlers module registers it with kopf's default registry.
-KINDS = (checkpoint_handlers, restore_handlers, schedule_handlers)
+KINDS = (checkpoint_handlers, restore_handlers, schedule_handlers, schema_handlers)
 
 
 @kopf.on.startup()

@@ -26,6 +26,8 @@ class CheckpointSpec:
     credentials: SecretRef | None = None
     # The app's code state recorded with the snapshot (design.md §8).
     workloads: WorkloadsSpec = field(default_factory=WorkloadsSpec)
+    # The databases whose schema is captured at Ready; empty: every non-system database of the branch.
+    databases: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> CheckpointSpec:
@@ -50,6 +52,9 @@ class CheckpointSpec:
             ttl = parse_duration(spec["ttl"]) if spec.get("ttl") else None
         except DurationError as exc:
             raise InvalidSpec(f"spec.ttl: {exc}") from None
+        databases = spec.get("databases") or []
+        if not isinstance(databases, list) or not all(isinstance(d, str) and d for d in databases):
+            raise InvalidSpec("spec.databases must be a list of database names")
         return cls(
             project_id=project_id,
             branch=branch,
@@ -59,6 +64,7 @@ class CheckpointSpec:
             deletion_policy=policy,
             credentials=secret_ref(spec),
             workloads=WorkloadsSpec.from_dict(spec),
+            databases=tuple(dict.fromkeys(databases)),
         )
 
     def expiry(self, created_at: dt.datetime) -> dt.datetime | None:

@@ -75,6 +75,32 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(
+        3,
+        "schema captured at checkpoint time",
+        # Content-addressed: a schema (pg_dump text + structured form) is stored once however many
+        # checkpoints share it. A capture row says the checkpoint's capture is complete (also when it
+        # had no database to capture); the checkpoints table itself is left as it is.
+        """
+        CREATE TABLE schemas (
+            digest text PRIMARY KEY,
+            sql text NOT NULL,
+            structure jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE TABLE schema_captures (
+            checkpoint_id bigint PRIMARY KEY REFERENCES checkpoints (id) ON DELETE CASCADE,
+            captured_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE TABLE checkpoint_schemas (
+            checkpoint_id bigint NOT NULL REFERENCES schema_captures (checkpoint_id) ON DELETE CASCADE,
+            database_name text NOT NULL,
+            schema_digest text NOT NULL REFERENCES schemas (digest),
+            PRIMARY KEY (checkpoint_id, database_name)
+        );
+        CREATE INDEX checkpoint_schemas_digest_idx ON checkpoint_schemas (schema_digest);
+        """,
+    ),
+    Migration(
         4,
         "workloads recorded with checkpoints, and what restores applied and replaced",
         # Content-addressed: a template unchanged between checkpoints is one row. Keyed by the resources'

@@ -11,7 +11,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from neon_checkpoints.meta import queries
+from neon_checkpoints.meta import queries, schemas
 from neon_checkpoints.meta.locks import ProjectLocks
 from neon_checkpoints.meta.migrations import apply_migrations
 from neon_checkpoints.meta.records import CheckpointRecord, CheckpointRow, RestoreRecord, RestoreRow
@@ -182,6 +182,13 @@ class MetaStore:
     async def list_checkpoints(self, project_id: str, branch_name: str | None = None) -> list[CheckpointRow]:
         async with self._pool.connection() as conn:
             return await queries.list_checkpoints(conn, project_id, branch_name)
+
+    async def record_schema_capture(
+        self, checkpoint_id: int, captured: dict[str, schemas.StoredSchema]
+    ) -> int:
+        """Store a checkpoint's captured schemas (identical ones once); returns how many were new."""
+        async with self._pool.connection() as conn:
+            return await schemas.record_capture(conn, checkpoint_id, captured)
 
     async def upsert_restore(self, record: RestoreRecord) -> RestoreRow:
         params = {**record.__dict__, "operation_ids": list(record.operation_ids)}

@@ -15,10 +15,22 @@ from .operations import Operations
 from .projects import Projects
 from .resource import Route
 from .roles import Roles
+from .schema import Schemas
 from .snapshots import Snapshots
 from .users import Users
 
-RESOURCES = (Projects, Branches, BranchRestore, Snapshots, Databases, Roles, Endpoints, Operations, Users)
+RESOURCES = (
+    Projects,
+    Branches,
+    BranchRestore,
+    Snapshots,
+    Databases,
+    Roles,
+    Endpoints,
+    Operations,
+    Users,
+    Schemas,
+)
 
 
 def neon_routes(model: Model, executor: Executor, persist: Callable[[str | None], None]) -> list[Route]:

@@ -1,0 +1,164 @@
+"""The pure parts of schema capture and diff: capture decisions, the structured diff, the content address,
+the merge of row hashes and which diff branches are leftovers."""
+
+from __future__ import annotations
+
+import pytest
+
+from neon_checkpoints.schema.diff import CapturedSchema, diff_schemas
+from neon_checkpoints.schema.plan import (
+    MAX_ATTEMPTS,
+    GiveUp,
+    Retry,
+    after_failure,
+    capture_point,
+    databases_to_capture,
+    needs_capture,
+)
+from neon_checkpoints.schema.rows import (
+    RowHash,
+    compared_columns,
+    data_branch_name,
+    is_leftover,
+    merge_rows,
+    row_key,
+)
+from neon_checkpoints.schema.structure import parse_structure, schema_digest
+
+READY = {"phase": "Ready", "checkpointId": 7}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({"phase": "Creating"}, False),
+        ({"phase": "Ready"}, False),  # no meta row yet
+        (READY, True),
+        ({**READY, "conditions": [{"type": "SchemaCaptured", "status": "True"}]}, False),
+        ({**READY, "conditions": [{"type": "SchemaCaptured", "status": "False"}], "schemaAttempts": 2}, True),
+        (
+            {
+                **READY,
+                "conditions": [{"type": "SchemaCaptured", "status": "False"}],
+                "schemaAttempts": MAX_ATTEMPTS,
+            },
+            False,
+        ),
+    ],
+    ids=["not-ready", "ready-without-row", "ready", "captured", "failed-once", "given-up"],
+)
+def test_which_checkpoints_need_a_capture(status: dict[str, object], expected: bool) -> None:
+    assert needs_capture(status) is expected
+
+
+def test_capture_point_prefers_the_lsn() -> None:
+    assert capture_point("br-1", "0/16B3748", "2026-01-01T00:00:00.5Z").lsn == "0/16B3748"
+    point = capture_point("br-1", None, "2026-01-01T00:00:00.5Z")
+    assert point is not None and point.timestamp == "2026-01-01T00:00:00.5Z" and point.lsn is None
+    assert capture_point(None, "0/1", None) is None and capture_point("br-1", None, None) is None
+
+
+def test_databases_default_to_the_non_system_ones() -> None:
+    assert databases_to_capture((), ["neondb", "postgres", "app", "template1"]) == ("app", "neondb")
+    assert databases_to_capture(("postgres",), ["neondb"]) == ("postgres",)  # asked for: as given
+
+
+def test_backoff_is_capped_and_bounded() -> None:
+    delays = [after_failure(retryable=True, attempt=n, least_delay=0) for n in range(1, MAX_ATTEMPTS)]
+    assert all(isinstance(d, Retry) for d in delays)
+    values = [d.delay for d in delays if isinstance(d, Retry)]
+    assert values == sorted(values) and values[0] == 2.0 and max(values) <= 300.0
+    assert isinstance(after_failure(retryable=True, attempt=MAX_ATTEMPTS, least_delay=0), GiveUp)
+    assert isinstance(after_failure(retryable=False, attempt=1, least_delay=0), GiveUp)
+    assert after_failure(retryable=True, attempt=1, least_delay=30.0) == Retry(30.0)  # Retry-After wins
+
+
+def _table(
+    name: str, *columns: dict[str, object], pk: tuple[str, ...] = ("id",), indexes: tuple[str, ...] = ()
+):
+    return {
+        "schema": "public",
+        "name": name,
+        "columns": list(columns),
+        "constraints": [{"type": "primary_key", "name": f"{name}_pkey", "columns": list(pk)}] if pk else [],
+        "indexes": [{"name": i, "columns": ["id"]} for i in indexes],
+    }
+
+
+ID = {"name": "id", "type": "integer", "nullable": False}
+NAME = {"name": "name", "type": "text", "nullable": True}
+
+
+def test_structured_diff_of_columns_indexes_and_tables() -> None:
+    a = parse_structure({"tables": [_table("contacts", ID, NAME, {"name": "score", "type": "integer"}),
+                                    _table("notes", ID)]})  # fmt: skip
+    b = parse_structure(
+        {
+            "tables": [
+                _table("contacts", ID, {**NAME, "nullable": False}, {"name": "role", "type": "text"},
+                       indexes=("contacts_idx",)),
+                _table("tags", ID),
+            ]
+        }
+    )  # fmt: skip
+    diff = diff_schemas({"db": CapturedSchema("A\n", a)}, {"db": CapturedSchema("B\n", b)})
+    [db] = diff.databases
+    assert (db.tables_added, db.tables_removed) == (("tags",), ("notes",))
+    [contacts] = db.tables_changed
+    assert [c.name for c in contacts.columns_added] == ["role"]
+    assert [c.name for c in contacts.columns_removed] == ["score"]
+    [change] = contacts.columns_changed
+    assert (change.name, change.before.describe(), change.after.describe()) == (
+        "name",
+        "text",
+        "text NOT NULL",
+    )
+    assert contacts.indexes_added == ("contacts_idx",)
+    assert db.sql_diff.startswith("--- a/db\n+++ b/db\n")
+    assert diff_schemas({"db": CapturedSchema("A\n", a)}, {"db": CapturedSchema("A\n", a)}).empty
+
+
+def test_a_database_on_one_side_only() -> None:
+    s = parse_structure({"tables": [_table("t", ID)]})
+    [db] = diff_schemas({}, {"app": CapturedSchema("x\n", s)}).databases
+    assert db.only_in == "b" and db.tables_added == ("t",)
+
+
+def test_digest_ignores_pg_dumps_random_restrict_key_only() -> None:
+    s = parse_structure({"tables": [_table("t", ID)]})
+    one = "\\restrict abc\nCREATE TABLE t ();\n\\unrestrict abc\n"
+    two = "\\restrict xyz\nCREATE TABLE t ();\n\\unrestrict xyz\n"
+    assert schema_digest(one, s) == schema_digest(two, s)
+    assert schema_digest(one, s) != schema_digest("CREATE TABLE u ();\n", s)
+    assert schema_digest(one, s) != schema_digest(one, parse_structure({"tables": [_table("t", ID, NAME)]}))
+
+
+def test_rows_merge_by_key_counts_everything_and_keeps_examples() -> None:
+    a = [RowHash("1", "x"), RowHash("2", "y"), RowHash("3", "z")]
+    b = [RowHash("1", "x"), RowHash("2", "CHANGED"), RowHash("4", "w")]
+    merged = merge_rows(iter(a), iter(b), keyed=True, limit=2)
+    assert (merged.added, merged.removed, merged.changed) == (1, 1, 1)
+    assert merged.examples == [("changed", "2"), ("removed", "3")]
+    # Without a key the hash is the row: duplicates pair off as a multiset.
+    keyless = merge_rows(iter([RowHash("h", "h"), RowHash("h", "h")]), iter([RowHash("h", "h")]),
+                         keyed=False, limit=5)  # fmt: skip
+    assert (keyless.added, keyless.removed, keyless.changed) == (0, 1, 0)
+
+
+def test_compared_columns_and_key() -> None:
+    a = parse_structure({"tables": [_table("t", ID, NAME)]}).tables[0]
+    b = parse_structure({"tables": [_table("t", ID, NAME, {"name": "role", "type": "text"})]}).tables[0]
+    assert compared_columns(a, b) == ("id", "name")
+    assert row_key(a, b, ("id", "name")) == ("id",)
+    no_pk = parse_structure({"tables": [_table("t", ID, NAME, pk=())]}).tables[0]
+    assert row_key(a, no_pk, ("id", "name")) == ()
+
+
+def test_leftover_branches() -> None:
+    mine = data_branch_name("vm", 4242, "a")
+    assert mine.startswith("ckpt-diff-vm-4242-") and mine.endswith("-a")
+    assert is_leftover(mine, host="vm", alive=[], age_seconds=1)  # its process is gone
+    assert not is_leftover(mine, host="vm", alive=[4242], age_seconds=1)  # a diff still running
+    assert not is_leftover(mine, host="other", alive=[], age_seconds=1)  # another machine's, recent
+    assert is_leftover(mine, host="other", alive=[], age_seconds=7200)  # anyone's, old
+    assert not is_leftover("production", host="vm", alive=[], age_seconds=7200)
