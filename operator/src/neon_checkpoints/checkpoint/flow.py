@@ -51,6 +51,7 @@ def _time(moment: dt.datetime | None) -> str | None:
 
 class CheckpointFlow(Flow):
     plural = CHECKPOINTS
+    kind = names.CHECKPOINT_KIND
     phases = CHECKPOINT_PHASES
     queued_step = Step.QUEUED
 
@@ -131,6 +132,9 @@ class CheckpointFlow(Flow):
                 credentials=spec.credentials,
             )
         )
+        if self.status.phase is not Phase.READY:
+            ready_after = (utcnow() - created).total_seconds()
+            self.runtime.metrics.checkpoint_seconds.observe(max(0.0, ready_after))
         await self.status.record(
             Step.OPERATIONS_FINISHED,
             "SnapshotReady",
@@ -223,6 +227,7 @@ class CheckpointFlow(Flow):
                     "(or set spec.deletionPolicy: Retain to keep it)",
                     delay=10.0,
                 )
+            self._count_failure(verdict)
             self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
             await self.status.record(Step.RETRYING, verdict.reason, verdict.message)
             raise to_kopf(verdict) from None
@@ -256,6 +261,7 @@ class CheckpointFlow(Flow):
 
     async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
+        self._count_failure(verdict)
         if verdict.retry:
             self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
             step = Step.QUEUED if verdict.reason == "Queued" else Step.RETRYING

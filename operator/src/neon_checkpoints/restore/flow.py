@@ -101,6 +101,7 @@ def _view_of_row(row: CheckpointRow) -> CheckpointView:
 
 class RestoreFlow(Flow):
     plural = CHECKPOINT_RESTORES
+    kind = RESTORE_KIND
     phases = RESTORE_PHASES
     queued_step = RestoreStep.QUEUED
 
@@ -322,6 +323,9 @@ class RestoreFlow(Flow):
                 f"preview of Checkpoint {checkpoint.name} on branch {restored.id}; URI in Secret {secret}"
             )
         completed = utcnow()
+        self.runtime.metrics.restore_seconds.labels(spec.mode).observe(
+            max(0.0, (completed - intent.started_at).total_seconds())
+        )
         await self.runtime.store.upsert_restore(
             replace(
                 self._record,
@@ -473,6 +477,7 @@ class RestoreFlow(Flow):
 
     async def _fail_or_retry(self, verdict: Verdict, step: RestoreStep = RestoreStep.RETRYING) -> NoReturn:
         """Record the verdict in status (+ Event) and the meta row, and hand it to kopf. Always raises."""
+        self._count_failure(verdict)
         if verdict.retry:
             self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
             if verdict.reason == "Queued":

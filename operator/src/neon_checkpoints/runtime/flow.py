@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from enum import StrEnum
@@ -15,6 +16,7 @@ import kopf
 from neon_api import AsyncNeonClient
 from neon_checkpoints.core.secrets import SecretRef
 from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
 
@@ -23,6 +25,7 @@ class Flow(ABC):
     """One run of a kind's flow on one object: what it is, where its status goes, and its shared steps."""
 
     plural: ClassVar[str]
+    kind: ClassVar[str]  # the metrics' `kind` label
     phases: ClassVar[PhaseRules[Any, Any]]
     queued_step: ClassVar[StrEnum]  # the step recorded while waiting for the project lock
 
@@ -45,6 +48,10 @@ class Flow(ABC):
         """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`)."""
         return self.runtime.credentials.client(self.namespace, *chain)
 
+    def _count_failure(self, verdict: Verdict) -> None:
+        """Every verdict a flow records, by its reason (the `_fail_or_retry` of each kind calls this)."""
+        self.runtime.metrics.failed(self.kind, verdict.reason)
+
     @contextlib.asynccontextmanager
     async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
         async def queued() -> None:
@@ -52,7 +59,16 @@ class Flow(ABC):
                 self.queued_step, "Queued", f"waiting for another flow on Neon project {project_id}"
             )
 
-        async with self.runtime.store.locks.hold(
-            project_id, wait=self.runtime.settings.project_lock_wait, on_queued=queued
-        ):
-            yield
+        started = time.monotonic()
+        acquired = False
+        try:
+            async with self.runtime.store.locks.hold(
+                project_id, wait=self.runtime.settings.project_lock_wait, on_queued=queued
+            ):
+                acquired = True
+                self.runtime.metrics.lock_waited(time.monotonic() - started, acquired=True)
+                yield
+        except ProjectBusy:
+            if not acquired:
+                self.runtime.metrics.lock_waited(time.monotonic() - started, acquired=False)
+            raise
