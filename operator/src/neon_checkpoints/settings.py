@@ -23,6 +23,7 @@ RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"
 KEEP_OLD_BRANCHES = "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"
 METRICS_PORT = "NEON_CHECKPOINTS_METRICS_PORT"
 METRICS_ADDRESS = "NEON_CHECKPOINTS_METRICS_ADDRESS"
+STALL_AFTER = "NEON_CHECKPOINTS_STALL_AFTER"
 
 
 class SettingsError(ValueError):
@@ -57,6 +58,8 @@ class Settings:
     # Serve Prometheus metrics on this port (0: any free port, logged); None: no metrics endpoint.
     metrics_port: int | None = None
     metrics_address: str = "0.0.0.0"
+    # Reconciling longer than this, before waits of the kind were learned, shows as Stalled (runtime/flow.py).
+    stall_after: float = 120.0
 
     @property
     def meta_database_display(self) -> str:
@@ -70,7 +73,7 @@ class Settings:
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
             f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
             f"crash_after={self.crash_after!r}, metrics_port={self.metrics_port!r}, "
-            f"metrics_address={self.metrics_address!r})"
+            f"metrics_address={self.metrics_address!r}, stall_after={self.stall_after!r})"
         )
 
     @classmethod
@@ -153,6 +156,7 @@ class Settings:
             else:
                 problems.append(f"{METRICS_PORT} must be a port number (0-65535), got {raw_port!r}")
         metrics_address = text(METRICS_ADDRESS, "0.0.0.0") or "0.0.0.0"
+        stall_after = number(STALL_AFTER, 120.0, minimum=0.1)
 
         if problems:
             raise SettingsError(problems)
@@ -171,6 +175,7 @@ class Settings:
             crash_after=crash_after,
             metrics_port=metrics_port,
             metrics_address=metrics_address,
+            stall_after=stall_after,
         )
 
     @property
