@@ -131,9 +131,9 @@ class CheckpointFlow(Flow):
                 credentials=spec.credentials,
             )
         )
+        ready_after = round(max(0.0, (utcnow() - created).total_seconds()), 3)
         if self.status.phase is not Phase.READY:
-            ready_after = (utcnow() - created).total_seconds()
-            self.runtime.metrics.checkpoint_seconds.observe(max(0.0, ready_after))
+            self.runtime.metrics.checkpoint_seconds.observe(ready_after)
         await self.status.record(
             Step.OPERATIONS_FINISHED,
             "SnapshotReady",
@@ -145,6 +145,7 @@ class CheckpointFlow(Flow):
             expiresAt=_time(snapshot.expires_at),
             checkpointId=row.id,
             parentCheckpointId=row.parent_checkpoint_id,
+            durationSeconds=ready_after,
         )
 
     async def _resolve_branch(self, client: AsyncNeonClient, spec: CheckpointSpec) -> Branch | None:

@@ -9,6 +9,7 @@ Errors carry the call and the status only: a Secret's body must never reach a lo
 from __future__ import annotations
 
 import base64
+import builtins
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
@@ -108,6 +109,14 @@ class Kube:
             ),
         )
         items: list[dict[str, Any]] = answer.get("items") or []
+        return items
+
+    async def list_everywhere(self, plural: str) -> builtins.list[dict[str, Any]]:
+        """Every resource of this plural in every namespace (`neon-checkpoints status`)."""
+        answer: dict[str, Any] = await _call(
+            f"list {plural}", self._custom.list_cluster_custom_object(GROUP, VERSION, plural)
+        )
+        items: builtins.list[dict[str, Any]] = answer.get("items") or []
         return items
 
     async def create(self, plural: str, namespace: str, body: Mapping[str, Any]) -> None:
