@@ -12,7 +12,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import httpx
 
 from neon_api.calls import branches, databases, endpoints, operations, projects, schema, snapshots
-from neon_api.errors import NeonError
+from neon_api.errors import NeonError, NeonStatusError
+from neon_api.observe import NULL_OBSERVER, Observer, route_template
 from neon_api.protocol import Done, Exchange, Replies, Request, Response, advance, receive, transport_error
 from neon_api.retry import RetryPolicy
 from neon_api.session import client_headers, normalise_base_url
@@ -45,11 +46,13 @@ class AsyncNeonClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._observer = observer
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=client_headers(api_key), transport=transport, timeout=timeout
         )
@@ -91,14 +94,22 @@ class AsyncNeonClient:
 
     async def _send(self, request: Request) -> Response:
         started = self._clock()
+        route = route_template(request.path)
         attempt = 0
         while True:
+            sent = self._clock()
             try:
-                return await self._transmit(request)
+                response = await self._transmit(request)
             except NeonError as exc:
+                status = exc.status if isinstance(exc, NeonStatusError) else None
+                self._observer.answered(request.method, route, status, self._clock() - sent)
                 delay = self.retry.delay(exc, attempt, self._clock() - started)
                 if delay is None:
                     raise
+                self._observer.retrying(request.method, route, status, delay)
+            else:
+                self._observer.answered(request.method, route, response.status, self._clock() - sent)
+                return response
             attempt += 1
             await self._sleep(delay)
 

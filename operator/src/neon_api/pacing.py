@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from neon_api.observe import NULL_OBSERVER, Observer
+
 POLL_CEILING = 2.0  # seconds between polls of a long operation, by default
 FIRST_GAP = 0.02  # tens of milliseconds: emulated and many real operations finish fast
 GROWTH = 1.6
@@ -70,8 +72,9 @@ class OperationPace:
     """How long recent waits took, per kind (the sorted actions waited for); shared by every wait of a client
     or an operator. Without history, or with a `None` kind, a wait gets plain backoff."""
 
-    def __init__(self, ceiling: float = POLL_CEILING) -> None:
+    def __init__(self, ceiling: float = POLL_CEILING, *, observer: Observer = NULL_OBSERVER) -> None:
         self.ceiling = ceiling
+        self._observer = observer
         self._durations: dict[tuple[str, ...], deque[float]] = {}
 
     @staticmethod
@@ -86,6 +89,10 @@ class OperationPace:
         """One wait of `kind` ended between these two moments (seconds into it): remember the middle."""
         history = self._durations.setdefault(kind, deque(maxlen=REMEMBERED))
         history.append((still_running_at + done_at) / 2)
+
+    def waited(self, actions: Iterable[str], seconds: float) -> None:
+        """Any wait that ended with its operations done (learned from or not): tell the observer."""
+        self._observer.waited(self.kind(actions), seconds)
 
     def remembered(self, kind: tuple[str, ...]) -> tuple[float, ...]:
         return tuple(self._durations.get(kind, ()))

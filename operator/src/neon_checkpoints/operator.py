@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from neon_checkpoints import names
 from neon_checkpoints.checkpoint import handlers as checkpoint_handlers
 from neon_checkpoints.names import FINALIZER
 from neon_checkpoints.restore import handlers as restore_handlers
@@ -29,12 +30,44 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Events come from explicit phase transitions, not from every log line.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
-    memo["runtime"] = await Runtime.open(config)
+    runtime = memo["runtime"] = await Runtime.open(config)
+    if config.metrics_port is not None:
+        port = runtime.metrics.serve(config.metrics_port, config.metrics_address)
+        logger.info("metrics on http://%s:%d/metrics", config.metrics_address, port)
     logger.info(
         "neon-checkpoints operator started: Neon API %s, meta DB %s",
         config.neon_api_url,
         config.meta_database_display,
     )
+
+
+def census_phase(kind: str, body: kopf.Body) -> str | None:
+    """What the `resources` gauge counts a resource under: its phase; a schedule's Ready reason."""
+    status = body.get("status") or {}
+    if kind != names.SCHEDULE_KIND:
+        phase: str | None = status.get("phase")
+        return phase
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return ready.get("reason") if ready else None
+
+
+def _census(kind: str) -> Any:
+    async def count(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime | None = memo.get("runtime")
+        if runtime is not None:
+            phase = census_phase(kind, body)
+            runtime.metrics.census.seen(kind, body.metadata.uid or "", phase, deleted=type == "DELETED")
+
+    count.__name__ = f"census_{kind.lower()}"
+    return count
+
+
+for _plural, _kind in (
+    (names.CHECKPOINTS, names.CHECKPOINT_KIND),
+    (names.CHECKPOINT_RESTORES, names.RESTORE_KIND),
+    (names.CHECKPOINT_SCHEDULES, names.SCHEDULE_KIND),
+):
+    kopf.on.event(names.GROUP, names.VERSION, _plural, id=f"census-{_plural}")(_census(_kind))
 
 
 @kopf.on.cleanup()

@@ -24,6 +24,9 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"
 KEEP_OLD_BRANCHES = "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"
+METRICS_PORT = "NEON_CHECKPOINTS_METRICS_PORT"
+METRICS_ADDRESS = "NEON_CHECKPOINTS_METRICS_ADDRESS"
+STALL_AFTER = "NEON_CHECKPOINTS_STALL_AFTER"
 
 
 class SettingsError(ValueError):
@@ -55,6 +58,11 @@ class Settings:
     keep_old_branches: int | None = None
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
+    # Serve Prometheus metrics on this port (0: any free port, logged); None: no metrics endpoint.
+    metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"
+    # Reconciling longer than this, before waits of the kind were learned, shows as Stalled (runtime/flow.py).
+    stall_after: float = 120.0
 
     @property
     def meta_database_display(self) -> str:
@@ -67,7 +75,8 @@ class Settings:
             f"log_level={self.log_level!r}, operation_timeout={self.operation_timeout!r}, "
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
             f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
-            f"crash_after={self.crash_after!r})"
+            f"crash_after={self.crash_after!r}, metrics_port={self.metrics_port!r}, "
+            f"metrics_address={self.metrics_address!r}, stall_after={self.stall_after!r})"
         )
 
     @classmethod
@@ -142,6 +151,16 @@ class Settings:
                 f"got {crash_after!r}"
             )
 
+        metrics_port: int | None = None
+        raw_port = text(METRICS_PORT)
+        if raw_port is not None:
+            if raw_port.isdigit() and int(raw_port) <= 65535:
+                metrics_port = int(raw_port)
+            else:
+                problems.append(f"{METRICS_PORT} must be a port number (0-65535), got {raw_port!r}")
+        metrics_address = text(METRICS_ADDRESS, "0.0.0.0") or "0.0.0.0"
+        stall_after = number(STALL_AFTER, 120.0, minimum=0.1)
+
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -157,6 +176,9 @@ class Settings:
             resync=resync,
             keep_old_branches=keep_old,
             crash_after=crash_after,
+            metrics_port=metrics_port,
+            metrics_address=metrics_address,
+            stall_after=stall_after,
         )
 
     @property

@@ -145,6 +145,18 @@ def test_printer_columns(crds: KubeControlPlane, namespace: str) -> None:
     header, row = crds.kubectl("get", "-n", namespace, "ckpt").stdout.splitlines()
     assert header.split() == ["NAME", "PHASE", "SNAPSHOT", "SOURCE", "AGE"]
     assert row.split()[:2] == ["c1", "3f2c9e1"]
+    wide = crds.kubectl("get", "-n", namespace, "ckpt", "-o", "wide").stdout.splitlines()[0]
+    assert wide.split() == [
+        "NAME",
+        "PHASE",
+        "SNAPSHOT",
+        "SOURCE",
+        "AGE",
+        "READY",
+        "DURATION",
+        "STALLED",
+        "MESSAGE",
+    ]
 
 
 def restore(spec: str, name: str = "r1") -> str:

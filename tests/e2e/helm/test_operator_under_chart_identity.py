@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -155,6 +156,10 @@ def operator(
     health_port = free_port()
     args, env = container_command(installed.deployment, secret, health_port)
     env.pop("NEON_API_URL", None)  # the chart's default points at real Neon
+    # The chart turns metrics on; here they go to loopback too.
+    metrics_port = free_port()
+    assert "NEON_CHECKPOINTS_METRICS_PORT" in env
+    env.update(NEON_CHECKPOINTS_METRICS_PORT=str(metrics_port), NEON_CHECKPOINTS_METRICS_ADDRESS="127.0.0.1")
     op = start_operator(
         neon_api_url=emulator.url,
         neon_api_key=env.pop("NEON_API_KEY"),  # as the chart reads them from the Secret
@@ -167,6 +172,8 @@ def operator(
         environ={k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST",)},
     )
     try:
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert metrics.status_code == 200 and "neon_checkpoints_resources" in metrics.text, metrics.text[:500]
         yield op
     finally:
         op.stop()

@@ -60,8 +60,12 @@ def test_checkpoint_restore_story(restores: RestoreHarness) -> None:
     assert status["replacedBranchId"] == original_production == branches["production (old)"].id
     assert branches["production"].restored_from == v1_snapshot
     assert status["durationSeconds"] > 0 and status["startedAt"] < status["completedAt"]
-    [condition] = status["conditions"]
-    assert (condition["type"], condition["status"], condition["reason"]) == ("Succeeded", "True", "Restored")
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions == {
+        "Succeeded": ("True", "Restored"),
+        "Reconciling": ("False", "Idle"),
+        "Stalled": ("False", "Idle"),
+    }
     assert all(op["status"] in ("finished", "skipped") for op in status["operations"])
     printed = h.kubectl("get", "checkpointrestore", "back-to-v1").stdout.splitlines()[1].split()
     assert printed[:4] == ["back-to-v1", "Succeeded", "v1", "Finalize"]

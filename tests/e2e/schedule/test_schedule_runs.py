@@ -89,7 +89,10 @@ def test_suspend_stops_runs_and_resuming_makes_none_up(harness: Harness, schedul
     schedule = schedules.create("paused", project, "every: 2s", "  suspend: true")
 
     eventually(
-        lambda: (schedules.status("paused").get("conditions") or [{}])[-1].get("reason") == "Suspended",
+        lambda: any(
+            (c["type"], c["reason"]) == ("Ready", "Suspended")
+            for c in schedules.status("paused").get("conditions") or []
+        ),
         timeout=30,
         what="condition Suspended",
         h=harness,
@@ -194,7 +197,7 @@ def test_cron_the_apiserver_accepts_but_never_fires_is_reported(
 
     def invalid() -> dict[str, str] | None:
         conditions = schedules.status("feb30").get("conditions") or []
-        return next((c for c in conditions if c["reason"] == "InvalidSchedule"), None)
+        return next((c for c in conditions if (c["type"], c["reason"]) == ("Ready", "InvalidSchedule")), None)
 
     condition = eventually(invalid, timeout=30, what="condition InvalidSchedule", h=harness)
     assert condition["status"] == "False"

@@ -14,6 +14,7 @@ import httpx
 from neon_api import AsyncNeonClient, OperationPace, RetryPolicy
 from neon_checkpoints.meta import MetaStore
 from neon_checkpoints.runtime.credentials import Credentials
+from neon_checkpoints.runtime.metrics import Metrics
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.settings import Settings
 from tests.unit.flowkit.kube import FakeKube
@@ -98,9 +99,12 @@ async def open_runtime(
     config = settings(**setting_overrides)
     store = await MetaStore.open(meta_dsn, max_size=4)
     transport = neon_transport(handle, calls, kube)
+    metrics = Metrics()
 
     def connect(key: str) -> AsyncNeonClient:
-        return AsyncNeonClient(BASE_URL, key, transport=transport, retry=RetryPolicy(max_elapsed=0))
+        return AsyncNeonClient(
+            BASE_URL, key, transport=transport, retry=RetryPolicy(max_elapsed=0), observer=metrics
+        )
 
     default = connect(DEFAULT_KEY)
     runtime = Runtime(
@@ -109,7 +113,8 @@ async def open_runtime(
         kube=kube,
         neon=default,
         credentials=Credentials(kube, store, default, connect),
-        pace=OperationPace(0.02),
+        pace=OperationPace(0.02, observer=metrics),
+        metrics=metrics,
     )
     try:
         yield runtime

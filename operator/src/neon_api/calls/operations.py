@@ -83,7 +83,9 @@ def wait_for_operations(
         elif not pending:
             if kind is not None and elapsed > 0.0:
                 pace.learn(kind, still_running_at, elapsed)
-            return tuple(op for op in latest.values() if op is not None)
+            done = tuple(op for op in latest.values() if op is not None)
+            pace.waited((op.action for op in done), elapsed)
+            return done
         replies = yield Step(tuple(_operation_request(project_id, op_id) for op_id in pending), delay)
         elapsed = replies.now - started
         for op_id, response in zip(pending, replies.responses, strict=True):

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any, NoReturn
 
 from neon_api import AsyncNeonClient, errors
-from neon_api.models import Branch, Snapshot
+from neon_api.models import Branch, Operation, Snapshot
 from neon_checkpoints import names
 from neon_checkpoints.checkpoint.plan import (
     AdoptSnapshot,
@@ -32,7 +32,7 @@ from neon_checkpoints.checkpoint.plan import (
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
-from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.core.verdicts import Verdict, is_stalled
 from neon_checkpoints.meta import CheckpointRecord
 from neon_checkpoints.meta.workloads import Revision
 from neon_checkpoints.names import CHECKPOINTS
@@ -44,7 +44,7 @@ from neon_checkpoints.workloads.apply import WorkloadProblem, read_workloads, re
 from neon_checkpoints.workloads.capture import REVISION_LENGTH
 
 CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
-    Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED
+    Phase, next_phase, "Ready", ready_condition_status, failed=Phase.FAILED, done=(Phase.READY,)
 )
 
 
@@ -58,6 +58,7 @@ def _time(moment: dt.datetime | None) -> str | None:
 
 class CheckpointFlow(Flow):
     plural = CHECKPOINTS
+    kind = names.CHECKPOINT_KIND
     phases = CHECKPOINT_PHASES
     queued_step = Step.QUEUED
 
@@ -66,6 +67,7 @@ class CheckpointFlow(Flow):
     async def create(self) -> None:
         spec = await self._spec()
         project = spec.project_id
+        await self._flag_if_interrupted()
         if self.status.phase is None:
             await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
         try:
@@ -94,6 +96,8 @@ class CheckpointFlow(Flow):
                 )
                 crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
                 snapshot, recorded_ops = accepted.value, operation_entries(accepted.operations)
+                # As Neon answered them: a wait on known operations teaches OperationPace (and stall_after).
+                wait_on: list[Operation | str] = list(accepted.operations)
                 self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
             case AdoptSnapshot(snapshot=snapshot):
                 # Made by an earlier attempt: the project's operations matter only if it recorded none.
@@ -101,6 +105,7 @@ class CheckpointFlow(Flow):
                 listed = () if recorded else await client.list_operations(project)
                 recorded_ops = adopted_snapshot_operations(snapshot, recorded, listed)
                 workloads = await self._recorded_workloads()
+                wait_on = [op["id"] for op in recorded_ops]
                 self.logger.info("snapshot %s already exists: adopting it", snapshot.id)
         resolved = observed.branch.name if observed.branch else self.status.get("branch")
         branch_name = spec.branch or resolved or ""
@@ -115,12 +120,7 @@ class CheckpointFlow(Flow):
             operations=recorded_ops,
             **workloads,
         )
-        finished = await client.wait_for_operations(
-            project,
-            [op["id"] for op in recorded_ops],
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        finished = await self._wait_for(client, project, wait_on, [op["action"] for op in recorded_ops])
         # Neon fills lsn/timestamp once the snapshot is complete.
         snapshot = await client.find_snapshot(project, name) or snapshot
         row = await self.runtime.store.upsert_checkpoint(
@@ -141,6 +141,9 @@ class CheckpointFlow(Flow):
                 credentials=spec.credentials,
             )
         )
+        ready_after = round(max(0.0, (utcnow() - created).total_seconds()), 3)
+        if self.status.phase is not Phase.READY:
+            self.runtime.metrics.checkpoint_seconds.observe(ready_after)
         await self.status.record(
             Step.OPERATIONS_FINISHED,
             "SnapshotReady",
@@ -152,6 +155,7 @@ class CheckpointFlow(Flow):
             expiresAt=_time(snapshot.expires_at),
             checkpointId=row.id,
             parentCheckpointId=row.parent_checkpoint_id,
+            durationSeconds=ready_after,
         )
 
     async def _capture_workloads(self, spec: CheckpointSpec) -> dict[str, Any]:
@@ -243,6 +247,7 @@ class CheckpointFlow(Flow):
             await self.runtime.store.mark_checkpoint_deleted(self.uid)
         except EXPECTED as exc:
             verdict = classify(exc, subject=f"Neon project {spec.project_id if spec else '?'}")
+            blocked = is_stalled(verdict)
             if not verdict.retry:
                 # The snapshot is owed a deletion: keep the finalizer and say how to let go.
                 verdict = Verdict(
@@ -252,8 +257,9 @@ class CheckpointFlow(Flow):
                     "(or set spec.deletionPolicy: Retain to keep it)",
                     delay=10.0,
                 )
+            self._count_failure(verdict)
             self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
-            await self.status.record(Step.RETRYING, verdict.reason, verdict.message)
+            await self.status.record(Step.RETRYING, verdict.reason, verdict.message, blocked=blocked)
             raise to_kopf(verdict) from None
 
     async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
@@ -285,10 +291,11 @@ class CheckpointFlow(Flow):
 
     async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
+        self._count_failure(verdict)
         if verdict.retry:
             self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
             step = Step.QUEUED if verdict.reason == "Queued" else Step.RETRYING
-            await self.status.record(step, verdict.reason, verdict.message)
+            await self.status.record(step, verdict.reason, verdict.message, blocked=is_stalled(verdict))
         else:
             self.logger.error("checkpoint failed: %s", verdict.message)
             await self.status.record(Step.FAILED, verdict.reason, verdict.message)

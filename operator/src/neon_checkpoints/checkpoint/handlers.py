@@ -11,8 +11,9 @@ import kopf
 from neon_checkpoints.checkpoint.expire import expire_once
 from neon_checkpoints.checkpoint.flow import CheckpointFlow
 from neon_checkpoints.core.times import utcnow
-from neon_checkpoints.names import CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.names import CHECKPOINT_KIND, CHECKPOINTS, GROUP, VERSION
 from neon_checkpoints.runtime.kube import KubeError
+from neon_checkpoints.runtime.metrics import reconciles
 from neon_checkpoints.runtime.runtime import Runtime
 
 # After a failed Kubernetes call, the expiry daemon looks again this soon.
@@ -20,16 +21,19 @@ _ERROR_DELAY = 5.0
 
 
 @kopf.on.create(GROUP, VERSION, CHECKPOINTS)
+@reconciles(CHECKPOINT_KIND)
 async def create_checkpoint(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     await CheckpointFlow(memo["runtime"], body, logger).create()
 
 
 @kopf.on.update(GROUP, VERSION, CHECKPOINTS, field="spec")
+@reconciles(CHECKPOINT_KIND)
 async def update_checkpoint(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     await CheckpointFlow(memo["runtime"], body, logger).observe_spec_change()
 
 
 @kopf.on.delete(GROUP, VERSION, CHECKPOINTS)
+@reconciles(CHECKPOINT_KIND)
 async def delete_checkpoint(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     await CheckpointFlow(memo["runtime"], body, logger).delete()
 

@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
             "Run the operator. Configuration comes from the environment: NEON_API_URL, NEON_API_KEY, "
             "META_DATABASE_URL, WATCH_NAMESPACES (comma-separated; empty = all), LOG_LEVEL, "
             "NEON_OPERATION_TIMEOUT, NEON_OPERATION_POLL_INTERVAL, PROJECT_LOCK_WAIT, "
-            "META_DATABASE_POOL_SIZE, NEON_CHECKPOINTS_KEEP_OLD_BRANCHES, NEON_CHECKPOINTS_SCHEDULE_RESYNC "
+            "META_DATABASE_POOL_SIZE, NEON_CHECKPOINTS_KEEP_OLD_BRANCHES, NEON_CHECKPOINTS_SCHEDULE_RESYNC, "
+            "NEON_CHECKPOINTS_METRICS_PORT, NEON_CHECKPOINTS_METRICS_ADDRESS "
             "(the README's table says what each means)."
         ),
     )

@@ -40,6 +40,24 @@ async def list_restores(
     return await cur.fetchall()
 
 
+async def latest_checkpoints(conn: AsyncConnection[Any]) -> list[CheckpointRow]:
+    """Each project's newest checkpoint (deleted ones too: the timeline keeps them)."""
+    cur = conn.cursor(row_factory=class_row(CheckpointRow))
+    await cur.execute(
+        "SELECT DISTINCT ON (project_id) * FROM checkpoints ORDER BY project_id, created_at DESC, id DESC"
+    )
+    return await cur.fetchall()
+
+
+async def latest_restores(conn: AsyncConnection[Any]) -> list[RestoreRow]:
+    """Each project's newest restore."""
+    cur = conn.cursor(row_factory=class_row(RestoreRow))
+    await cur.execute(
+        "SELECT DISTINCT ON (project_id) * FROM restores ORDER BY project_id, created_at DESC, id DESC"
+    )
+    return await cur.fetchall()
+
+
 async def has_timeline(conn: AsyncConnection[Any]) -> bool:
     """Whether the operator has created its tables in this database."""
     cur = await conn.execute("SELECT to_regclass('checkpoints') IS NOT NULL")

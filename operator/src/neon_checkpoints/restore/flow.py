@@ -22,7 +22,7 @@ from neon_checkpoints.checkpoint.plan import operation_entries
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.times import precise_time, utcnow
-from neon_checkpoints.core.verdicts import Verdict
+from neon_checkpoints.core.verdicts import Verdict, is_stalled
 from neon_checkpoints.meta import CheckpointRow, RestoreRecord, RestoreRow
 from neon_checkpoints.names import (
     API_VERSION,
@@ -67,7 +67,12 @@ from neon_checkpoints.runtime.status import PhaseRules
 from neon_checkpoints.workloads.apply import WorkloadProblem
 
 RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
-    RestorePhase, next_phase, "Succeeded", condition_status, failed=RestorePhase.FAILED
+    RestorePhase,
+    next_phase,
+    "Succeeded",
+    condition_status,
+    failed=RestorePhase.FAILED,
+    done=(RestorePhase.SUCCEEDED,),
 )
 
 # How often a restore looks again at a Checkpoint that is not Ready yet.
@@ -104,6 +109,7 @@ def _view_of_row(row: CheckpointRow) -> CheckpointView:
 
 class RestoreFlow(Flow):
     plural = CHECKPOINT_RESTORES
+    kind = RESTORE_KIND
     phases = RESTORE_PHASES
     queued_step = RestoreStep.QUEUED
 
@@ -120,6 +126,7 @@ class RestoreFlow(Flow):
         if self.status.phase in (RestorePhase.SUCCEEDED, RestorePhase.FAILED):
             return  # one-shot: a finished restore is never run again
         spec = await self._spec()
+        await self._flag_if_interrupted()
         if self.status.phase is None:
             await self.status.record(
                 RestoreStep.RECEIVED, "Received", f"restoring Checkpoint {spec.checkpoint} ({spec.mode})"
@@ -245,11 +252,8 @@ class RestoreFlow(Flow):
                     f"resuming the restore of snapshot {snapshot_id} into branch {branch.id}",
                     snapshotId=snapshot_id,
                 )
-        finished = await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
+        finished = await self._wait_for(
+            client, project, operations, [op.action for op in operations if isinstance(op, Operation)]
         )
         await self._complete(spec, checkpoint, client, code, branch, intent, finished)
 
@@ -408,6 +412,9 @@ class RestoreFlow(Flow):
     ) -> None:
         assert self._record is not None
         completed = utcnow()
+        self.runtime.metrics.restore_seconds.labels(self._record.mode).observe(
+            max(0.0, (completed - started_at).total_seconds())
+        )
         await self.runtime.store.upsert_restore(
             replace(
                 self._record,
@@ -567,11 +574,12 @@ class RestoreFlow(Flow):
 
     async def _fail_or_retry(self, verdict: Verdict, step: RestoreStep = RestoreStep.RETRYING) -> NoReturn:
         """Record the verdict in status (+ Event) and the meta row, and hand it to kopf. Always raises."""
+        self._count_failure(verdict)
         if verdict.retry:
             self.logger.warning("will retry in %.1fs: %s", verdict.delay, verdict.message)
             if verdict.reason == "Queued":
                 step = RestoreStep.QUEUED
-            await self.status.record(step, verdict.reason, verdict.message)
+            await self.status.record(step, verdict.reason, verdict.message, blocked=is_stalled(verdict))
         else:
             self.logger.error("restore failed: %s", verdict.message)
             if self._record is not None:

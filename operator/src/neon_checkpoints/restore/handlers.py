@@ -14,11 +14,12 @@ from typing import Any
 
 import kopf
 
-from neon_checkpoints.names import CHECKPOINT_RESTORES, GROUP, VERSION
+from neon_checkpoints.names import CHECKPOINT_RESTORES, GROUP, RESTORE_KIND, VERSION
 from neon_checkpoints.restore.flow import RestoreFlow
 from neon_checkpoints.restore.prune import prune_for_restore
 from neon_checkpoints.restore.undo import UndoFlow
 from neon_checkpoints.runtime.errors import EXPECTED
+from neon_checkpoints.runtime.metrics import reconciles
 from neon_checkpoints.runtime.runtime import Runtime
 
 _PRUNE_RETRY_DELAY = 10.0
@@ -29,12 +30,14 @@ def _is_preview(spec: kopf.Spec, **_: Any) -> bool:
 
 
 @kopf.on.create(GROUP, VERSION, CHECKPOINT_RESTORES)
+@reconciles(RESTORE_KIND)
 async def create_restore(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     flow = UndoFlow if body.spec.get("undo") else RestoreFlow
     await flow(memo["runtime"], body, logger).create()
 
 
 @kopf.on.delete(GROUP, VERSION, CHECKPOINT_RESTORES, when=_is_preview)
+@reconciles(RESTORE_KIND)
 async def delete_restore(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     await RestoreFlow(memo["runtime"], body, logger).delete()
 

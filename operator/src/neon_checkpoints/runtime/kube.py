@@ -113,6 +113,14 @@ class Kube:
         items: list[dict[str, Any]] = answer.get("items") or []
         return items
 
+    async def list_everywhere(self, plural: str) -> builtins.list[dict[str, Any]]:
+        """Every resource of this plural in every namespace (`neon-checkpoints status`)."""
+        answer: dict[str, Any] = await _call(
+            f"list {plural}", self._custom.list_cluster_custom_object(GROUP, VERSION, plural)
+        )
+        items: builtins.list[dict[str, Any]] = answer.get("items") or []
+        return items
+
     async def create(self, plural: str, namespace: str, body: Mapping[str, Any]) -> None:
         await _call(
             f"create {plural} {namespace}/{body['metadata']['name']}",

@@ -10,6 +10,7 @@ from neon_api import AsyncNeonClient, OperationPace
 from neon_checkpoints.meta import MetaStore
 from neon_checkpoints.runtime.credentials import Credentials, neon_client
 from neon_checkpoints.runtime.kube import Kube
+from neon_checkpoints.runtime.metrics import Metrics
 from neon_checkpoints.settings import Settings
 
 
@@ -31,6 +32,7 @@ class Runtime:
     credentials: Credentials = field(repr=False)
     # How long recent waits for each kind of Neon operation took, for every client: when to poll the next.
     pace: OperationPace = field(repr=False)
+    metrics: Metrics = field(repr=False)
     # By resource uid: a schedule's spec edit wakes its daemon at once.
     wakers: dict[str, Waker] = field(default_factory=dict, repr=False)
 
@@ -42,17 +44,22 @@ class Runtime:
         except BaseException:
             await store.close()
             raise
-        neon = neon_client(settings, settings.neon_api_key)
+        metrics = Metrics()
+        neon = neon_client(settings, settings.neon_api_key, metrics)
         return cls(
             settings=settings,
             store=store,
             kube=kube,
             neon=neon,
-            credentials=Credentials(kube, store, neon, functools.partial(neon_client, settings)),
-            pace=OperationPace(settings.operation_poll_interval),
+            credentials=Credentials(
+                kube, store, neon, functools.partial(neon_client, settings, observer=metrics)
+            ),
+            pace=OperationPace(settings.operation_poll_interval, observer=metrics),
+            metrics=metrics,
         )
 
     async def close(self) -> None:
+        self.metrics.close()
         await self.neon.aclose()
         await self.kube.close()
         await self.store.close()

@@ -2,7 +2,10 @@
 stored before a long wait, and posts one Kubernetes Event per phase transition.
 
 One writer serves every kind; what differs is a kind's `PhaseRules`: its phases, their pure transition
-function, and the condition that summarizes them (`Ready` for a Checkpoint, `Succeeded` for a restore)."""
+function, and the condition that summarizes them (`Ready` for a Checkpoint, `Succeeded` for a restore).
+Every write also sets kstatus' `Reconciling`/`Stalled` pair (core/conditions.py) from the phase: its final
+good phases are done, its failed phase is stalled, the rest reconciling, unless the caller says the step is
+blocked. Other condition types go through `set_condition` on `status["conditions"]` and are kept."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import kopf
 
-from neon_checkpoints.core.conditions import set_condition
+from neon_checkpoints.core.conditions import Progress, mark_stalled, set_condition, set_progress
 from neon_checkpoints.core.times import utcnow
 from neon_checkpoints.runtime.kube import Kube
 
@@ -28,7 +31,15 @@ class PhaseRules(Generic[P, S]):
     next_phase: Callable[[P | None, S], P]
     condition: str
     condition_status: Callable[[P], str]
-    failed: P  # the phase whose Event is a Warning
+    failed: P  # the phase whose Event is a Warning (and which is kstatus-Stalled)
+    done: tuple[P, ...] = ()  # phases where nothing is left to do (neither Reconciling nor Stalled)
+
+    def progress(self, phase: P, *, blocked: bool = False) -> Progress:
+        if phase in self.done:
+            return Progress.DONE
+        if phase is self.failed or blocked:
+            return Progress.STALLED
+        return Progress.RECONCILING
 
 
 class StatusWriter(Generic[P, S]):
@@ -51,10 +62,13 @@ class StatusWriter(Generic[P, S]):
         phase = self.status.get("phase")
         self.phase: P | None = rules.phases(phase) if phase else None
 
-    async def record(self, step: S, reason: str, message: str, **fields: Any) -> P:
+    async def record(self, step: S, reason: str, message: str, *, blocked: bool = False, **fields: Any) -> P:
+        """Write the step's phase, message and conditions (and `fields`); `blocked`: a retried step that only
+        a person can unblock (kstatus Stalled)."""
         previous = self.phase
         phase = self._rules.next_phase(previous, step)
         generation = self._body.metadata.get("generation")
+        now = self._clock()
         conditions = set_condition(
             self.status.get("conditions") or [],
             type=self._rules.condition,
@@ -62,7 +76,15 @@ class StatusWriter(Generic[P, S]):
             reason=reason,
             message=message,
             observed_generation=generation,
-            now=self._clock(),
+            now=now,
+        )
+        conditions = set_progress(
+            conditions,
+            self._rules.progress(phase, blocked=blocked),
+            reason=reason,
+            message=message,
+            observed_generation=generation,
+            now=now,
         )
         update: dict[str, Any] = {
             **fields,
@@ -97,6 +119,22 @@ class StatusWriter(Generic[P, S]):
             observed_generation=self._body.metadata.get("generation"),
             now=self._clock(),
         )
+
+    async def stall(self, reason: str, message: str) -> None:
+        """Stalled True beside Reconciling (a step overdue, a run interrupted): the flow goes on."""
+        conditions = mark_stalled(
+            self.status.get("conditions") or [],
+            reason=reason,
+            message=message,
+            observed_generation=self._body.metadata.get("generation"),
+            now=self._clock(),
+        )
+        update = {"conditions": conditions}
+        await self._kube.patch_status(
+            self._plural, self._body.metadata.namespace or "", self._body.metadata.name or "", update
+        )
+        self.status.update(update)
+        self._kube.event(self._body, type="Warning", reason=reason, message=message)
 
     def get(self, key: str) -> Any:
         return self.status.get(key)

@@ -12,7 +12,8 @@ from typing import Any
 import kopf
 
 from neon_checkpoints.core.times import utcnow
-from neon_checkpoints.names import CHECKPOINT_SCHEDULES, GROUP, VERSION
+from neon_checkpoints.names import CHECKPOINT_SCHEDULES, GROUP, SCHEDULE_KIND, VERSION
+from neon_checkpoints.runtime.metrics import reconcile_result
 from neon_checkpoints.runtime.runtime import Runtime, Waker
 from neon_checkpoints.schedule.runner import ScheduleRunner
 
@@ -30,7 +31,8 @@ async def run_schedule(
             # The body is kopf's live view: this pass sees the newest spec.
             waker.generation = body.metadata.get("generation")
             waker.edited.clear()
-            delay = await runner.tick(utcnow())
+            with runtime.metrics.reconcile(SCHEDULE_KIND, reconcile_result):
+                delay = await runner.tick(utcnow())
             await _sleep(stopped, waker.edited, delay)
     finally:
         runtime.wakers.pop(uid, None)

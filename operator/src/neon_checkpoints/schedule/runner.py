@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from neon_checkpoints.checkpoint.holds import held_in
-from neon_checkpoints.core.conditions import set_condition
+from neon_checkpoints.core.conditions import Progress, set_condition, set_progress
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.names import CHECKPOINT_SCHEDULES, CHECKPOINTS, SCHEDULE_UID_LABEL
 from neon_checkpoints.runtime.kube import AlreadyExists, KubeError
@@ -157,14 +157,20 @@ class ScheduleRunner:
         self, ok: bool, reason: str, message: str, *, warning: bool = False, **fields: Any
     ) -> None:
         status = self.body.get("status") or {}
+        generation, now = self.body.metadata.get("generation"), utcnow()
         conditions = set_condition(
             status.get("conditions") or [],
             type="Ready",
             status="True" if ok else "False",
             reason=reason,
             message=message,
-            observed_generation=self.body.metadata.get("generation"),
-            now=utcnow(),
+            observed_generation=generation,
+            now=now,
+        )
+        # A pass is over when this is written: done, or stalled on a schedule only an edit can fix.
+        progress = Progress.DONE if ok else Progress.STALLED
+        conditions = set_progress(
+            conditions, progress, reason=reason, message=message, observed_generation=generation, now=now
         )
         await self._patch(
             {
