@@ -12,6 +12,7 @@ import pytest
 
 from devenv.processes import free_port
 from neon_api import route_template
+from tests.e2e.checkpoint.conftest import Harness, eventually
 from tests.e2e.observability.conftest import Samples, scrape, total
 from tests.e2e.restore.conftest import RestoreHarness
 
@@ -45,6 +46,14 @@ def refused_429(restores: RestoreHarness) -> int:
         return int(admin.get("/requests").json()["refused"].get("429", 0))
 
 
+def schema_captured(h: Harness, name: str) -> None:
+    def captured() -> bool:
+        conditions = h.get("checkpoint", name).get("status", {}).get("conditions", [])
+        return any(c["type"] == "SchemaCaptured" and c["status"] == "True" for c in conditions)
+
+    eventually(captured, timeout=60, what=f"SchemaCaptured=True on {name}", h=h)
+
+
 def test_counters_move_by_exactly_what_happened(restores: RestoreHarness) -> None:
     h = restores.h
     project = h.create_project()
@@ -63,6 +72,10 @@ def test_counters_move_by_exactly_what_happened(restores: RestoreHarness) -> Non
 
     restores.checkpoint(project, "v1", "c1")
     restores.checkpoint(project, "v2", "c2")
+    for name in ("v1", "v2"):
+        # The schema is captured after Ready: settle it first, or a capture in flight is counted by the
+        # emulator (on arrival) and not yet by the operator (on answer).
+        schema_captured(h, name)
     middle = scrape(url)
     assert operator_requests(middle) == emulator_requests(restores)
     assert total(middle, "neon_checkpoints_reconcile_total", kind="Checkpoint", result="success") == 2
