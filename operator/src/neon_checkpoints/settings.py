@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from neon_api.budget import NEON_LIMITS, BudgetLimits
 from neon_checkpoints.core.secrets import redact_dsn
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
@@ -21,6 +22,16 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"
 KEEP_OLD_BRANCHES = "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"
+BUDGET_PER_MINUTE = "NEON_API_BUDGET_PER_MINUTE"
+BUDGET_PER_ROUTE = "NEON_API_BUDGET_PER_ROUTE_PER_SECOND"
+_NEON_HOSTS = (".neon.tech", ".neon.com")
+NO_BUDGET = BudgetLimits()
+
+
+def default_budget(api_url: str) -> BudgetLimits:
+    """Neon's published limits when talking to Neon, none otherwise (the emulator, a proxy)."""
+    host = urlsplit(api_url).hostname or ""
+    return NEON_LIMITS if host.endswith(_NEON_HOSTS) else NO_BUDGET
 
 
 class SettingsError(ValueError):
@@ -50,6 +61,10 @@ class Settings:
     resync: float = 30.0
     # Keep only the newest N `(old)` branches per project; None: keep every one.
     keep_old_branches: int | None = None
+    # How long a checkpoint trusts a branch id it looked up by name (runtime/branch_ids.py); 0: never.
+    branch_cache_ttl: float = 300.0
+    # Client-side request budget per API key (neon_api/budget.py); zeros: none.
+    api_budget: BudgetLimits = NO_BUDGET
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
 
@@ -64,6 +79,7 @@ class Settings:
             f"log_level={self.log_level!r}, operation_timeout={self.operation_timeout!r}, "
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
             f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
+            f"branch_cache_ttl={self.branch_cache_ttl!r}, api_budget={self.api_budget!r}, "
             f"crash_after={self.crash_after!r})"
         )
 
@@ -132,6 +148,13 @@ class Settings:
             else:
                 problems.append(f"{KEEP_OLD_BRANCHES} must be a whole number >= 0, got {raw_keep!r}")
 
+        branch_cache_ttl = number("NEON_BRANCH_CACHE_TTL", 300.0, minimum=0.0)
+        budget = default_budget(api_url)
+        per_minute = number(BUDGET_PER_MINUTE, budget.per_minute, minimum=0)
+        per_route = number(BUDGET_PER_ROUTE, budget.per_route_per_second, minimum=0)
+        for name, value in ((BUDGET_PER_MINUTE, per_minute), (BUDGET_PER_ROUTE, per_route)):
+            if value != int(value):
+                problems.append(f"{name} must be a whole number, got {value:g}")
         crash_after = text("NEON_CHECKPOINTS_CRASH_AFTER")
         if crash_after is not None and crash_after not in CRASH_POINTS:
             problems.append(
@@ -153,6 +176,8 @@ class Settings:
             meta_pool_size=int(pool_size),
             resync=resync,
             keep_old_branches=keep_old,
+            branch_cache_ttl=branch_cache_ttl,
+            api_budget=BudgetLimits(int(per_minute), int(per_route)),
             crash_after=crash_after,
         )
 

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import NoReturn
 
 from neon_api import AsyncNeonClient, errors
-from neon_api.models import Branch, Snapshot
+from neon_api.models import Branch, Mutation, Snapshot
 from neon_checkpoints import names
 from neon_checkpoints.checkpoint.plan import (
     AdoptSnapshot,
@@ -22,12 +22,14 @@ from neon_checkpoints.checkpoint.plan import (
     Step,
     TakeSnapshot,
     adopted_snapshot_operations,
+    needs_snapshot_listing,
     next_phase,
     operation_entries,
     pick_default_branch,
     plan_create,
     plan_expiry_change,
     ready_condition_status,
+    snapshot_may_exist,
 )
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
@@ -59,34 +61,43 @@ class CheckpointFlow(Flow):
     async def create(self) -> None:
         spec = await self._spec()
         project = spec.project_id
+        # Read before this run writes anything: whether an earlier run may have sent the POST.
+        may_exist = snapshot_may_exist(self.status.status)
         if self.status.phase is None:
-            await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
+            await self.status.record(
+                Step.RECEIVED, "Received", f"snapshotting Neon project {project}", createPending=True
+            )
         try:
             async with self._client(spec.credentials) as client, self._project_lock(project):
-                await self._create(spec, client)
+                await self._create(spec, client, may_exist=may_exist)
         except EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
 
-    async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
+    async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient, *, may_exist: bool) -> None:
         project = spec.project_id
         name = names.snapshot_name(self.uid)
         created = self._created_at()
         observed = Observed(
             branch=await self._resolve_branch(client, spec),
-            snapshot=await client.find_snapshot(project, name),
+            snapshot=await client.find_snapshot(project, name) if may_exist else None,
         )
         action = plan_create(spec, observed, snapshot_name=name, created_at=created)
+        if isinstance(action, TakeSnapshot):
+            if not self.status.get("createPending"):
+                await self.status.note(createPending=True)
+            taken = await self._take(client, spec, action)
+            if isinstance(taken, Mutation):
+                crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
+                snapshot, recorded_ops = taken.value, operation_entries(taken.operations)
+                self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
+            else:
+                action = taken
         match action:
             case Fail(reason=reason, message=message):
                 await self._fail_or_retry(Verdict(False, reason, message))
                 return
-            case TakeSnapshot(branch_id=branch_id, name=snapshot_name, expires_at=expires_at):
-                accepted = await client.create_snapshot(
-                    project, branch_id, name=snapshot_name, expires_at=expires_at
-                )
-                crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
-                snapshot, recorded_ops = accepted.value, operation_entries(accepted.operations)
-                self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
+            case TakeSnapshot():
+                pass
             case AdoptSnapshot(snapshot=snapshot):
                 # Made by an earlier attempt: the project's operations matter only if it recorded none.
                 recorded = self.status.get("operations") or []
@@ -105,14 +116,10 @@ class CheckpointFlow(Flow):
             sourceBranchId=snapshot.source_branch_id,
             operations=recorded_ops,
         )
-        finished = await client.wait_for_operations(
-            project,
-            [op["id"] for op in recorded_ops],
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
-        # Neon fills lsn/timestamp once the snapshot is complete.
-        snapshot = await client.find_snapshot(project, name) or snapshot
+        finished = await self._wait(client, project, [op["id"] for op in recorded_ops])
+        if needs_snapshot_listing(snapshot):
+            # Neon fills lsn/timestamp once the snapshot is complete.
+            snapshot = await client.find_snapshot(project, name) or snapshot
         row = await self.runtime.store.upsert_checkpoint(
             CheckpointRecord(
                 uid=self.uid,
@@ -142,13 +149,50 @@ class CheckpointFlow(Flow):
             expiresAt=_time(snapshot.expires_at),
             checkpointId=row.id,
             parentCheckpointId=row.parent_checkpoint_id,
+            createPending=None,
         )
 
+    async def _take(
+        self, client: AsyncNeonClient, spec: CheckpointSpec, take: TakeSnapshot
+    ) -> Mutation[Snapshot] | AdoptSnapshot | Fail:
+        """POST the snapshot. A 409 means our name is taken: an earlier attempt made it (the marker's second
+        guard), so adopt it. A 404 may mean the remembered branch id is stale: look the branch up by name
+        once more and POST again (a project that is gone answers 404 to that lookup as well)."""
+        project = spec.project_id
+        try:
+            return await client.create_snapshot(
+                project, take.branch_id, name=take.name, expires_at=take.expires_at
+            )
+        except errors.Conflict:
+            found = await client.find_snapshot(project, take.name)
+            if found is None:
+                raise
+            return AdoptSnapshot(found)
+        except errors.NotFound:
+            self.runtime.branch_ids.forget(project)
+            observed = Observed(await self._resolve_branch(client, spec), None)
+            fresh = plan_create(spec, observed, snapshot_name=take.name, created_at=self._created_at())
+            if not isinstance(fresh, TakeSnapshot):
+                return fresh
+            return await client.create_snapshot(
+                project, fresh.branch_id, name=take.name, expires_at=take.expires_at
+            )
+
     async def _resolve_branch(self, client: AsyncNeonClient, spec: CheckpointSpec) -> Branch | None:
-        # By NAME every time: a finalized restore gives the branch a new id (neon-api.md §6.2).
+        # By NAME (a finalized restore gives the branch a new id, neon-api.md §6.2), remembered while no
+        # restore was recorded on the project since (branch_ids.py).
+        project = spec.project_id
+        stamp = await self.runtime.store.restore_stamp(project)
+        known = self.runtime.branch_ids.get(project, spec.branch, stamp)
+        if known is not None:
+            return known
         if spec.branch:
-            return await client.find_branch(spec.project_id, spec.branch)
-        return pick_default_branch(await client.list_branches(spec.project_id))
+            branch = await client.find_branch(project, spec.branch)
+        else:
+            branch = pick_default_branch(await client.list_branches(project))
+        if branch is not None:
+            self.runtime.branch_ids.put(project, spec.branch, branch, stamp)
+        return branch
 
     async def observe_spec_change(self) -> None:
         """A mutable field changed: move the snapshot's expiry if `ttl`/`expiresAt` did (else Neon would drop
@@ -237,12 +281,7 @@ class CheckpointFlow(Flow):
         if snapshot is None:
             return
         operations = await client.delete_snapshot(spec.project_id, snapshot.id)
-        await client.wait_for_operations(
-            spec.project_id,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        await self._wait(client, spec.project_id, operations)
         self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
 
     # -- shared ---------------------------------------------------------------------------------------

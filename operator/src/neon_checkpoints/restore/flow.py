@@ -224,12 +224,7 @@ class RestoreFlow(Flow):
                     f"resuming the restore of snapshot {snapshot_id} into branch {branch.id}",
                     snapshotId=snapshot_id,
                 )
-        finished = await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        finished = await self._wait(client, project, operations)
         await self._complete(spec, checkpoint, client, branch, intent, finished)
 
     async def _issue(
@@ -353,12 +348,7 @@ class RestoreFlow(Flow):
                 raise
             self.logger.warning("could not delete the replaced branch %s: %s", branch_id, exc.message)
             return kept
-        await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        await self._wait(client, project, operations)
         self.logger.info("replaced branch %s deleted (oldBranchPolicy Delete)", branch_id)
         return "; the replaced branch was deleted"
 
@@ -455,12 +445,7 @@ class RestoreFlow(Flow):
         if branch is None:
             return
         operations = await client.delete_branch(project, branch.id)
-        await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        await self._wait(client, project, operations)
         self.logger.info("preview branch %s deleted", branch.id)
 
     # -- shared ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from neon_api import AsyncNeonClient, RetryPolicy
+from neon_api.budget import KeyShares
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
 from neon_checkpoints.meta import CheckpointRow, MetaStore
 from neon_checkpoints.names import CHECKPOINTS
@@ -24,8 +25,9 @@ from neon_checkpoints.settings import Settings
 CLIENT_RETRY = RetryPolicy(max_elapsed=20.0, base=0.05, cap=2.0)
 
 
-def neon_client(settings: Settings, api_key: str) -> AsyncNeonClient:
-    return AsyncNeonClient(settings.neon_api_url, api_key, retry=CLIENT_RETRY)
+def neon_client(settings: Settings, shares: KeyShares, api_key: str) -> AsyncNeonClient:
+    """A client for `api_key` that shares the key's request budget with every other client of it."""
+    return AsyncNeonClient(settings.neon_api_url, api_key, retry=CLIENT_RETRY, share=shares.for_key(api_key))
 
 
 def first_ref(*chain: SecretRef | None) -> SecretRef | None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from enum import StrEnum
 from typing import Any, ClassVar, NoReturn
 
 import kopf
 
 from neon_api import AsyncNeonClient
+from neon_api.budget import on_budget_wait
+from neon_api.models import Operation
 from neon_checkpoints.core.secrets import SecretRef
 from neon_checkpoints.core.verdicts import Verdict
 from neon_checkpoints.runtime.runtime import Runtime
@@ -41,9 +43,36 @@ class Flow(ABC):
     async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
 
-    def _client(self, *chain: SecretRef | None) -> contextlib.AbstractAsyncContextManager[AsyncNeonClient]:
-        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`)."""
-        return self.runtime.credentials.client(self.namespace, *chain)
+    @contextlib.asynccontextmanager
+    async def _client(self, *chain: SecretRef | None) -> AsyncIterator[AsyncNeonClient]:
+        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`).
+        While a request of this flow waits for its key's request budget, status says so (phase Queued
+        before the snapshot, the message otherwise)."""
+
+        async def queued(wait: float) -> None:
+            await self.status.record(
+                self.queued_step, "Queued", f"waiting {wait:.1f} s for the Neon API key's request budget"
+            )
+
+        token = on_budget_wait.set(queued)
+        try:
+            async with self.runtime.credentials.client(self.namespace, *chain) as client:
+                yield client
+        finally:
+            on_budget_wait.reset(token)
+
+    async def _wait(
+        self, client: AsyncNeonClient, project_id: str, operations: Iterable[Operation | str]
+    ) -> tuple[Operation, ...]:
+        """Wait for a flow's Neon operations: one listing of the project's operations per poll (not one GET
+        per operation), at the pace learned for their kind."""
+        return await client.wait_for_operations(
+            project_id,
+            operations,
+            timeout=self.runtime.settings.operation_timeout,
+            pace=self.runtime.pace,
+            listing=True,
+        )
 
     @contextlib.asynccontextmanager
     async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
