@@ -24,6 +24,11 @@ BENCHMARKS: list[tuple[str, str, str]] = [
         "CheckpointRestore latency, bookkeeping delay, per-project serialization",
     ),
     (
+        "scale",
+        "tests.bench.scale",
+        "Checkpoints at fleet scale inside Neon's rate limits: latency, requests, 429s, RSS, CPU, growth",
+    ),
+    (
         "checkpoints",
         "tests.bench.checkpoints",
         "Checkpoint burst: created-to-Ready, operator overhead beyond Neon, API requests, peak RSS",
