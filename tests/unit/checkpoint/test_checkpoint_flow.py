@@ -458,3 +458,21 @@ async def test_a_404_on_the_post_forgets_the_branch_id_and_posts_to_the_one_look
     assert [p.path.split("/")[4] for p in posts] == [old["id"], old["id"], new["id"]]
     assert len(world.calls.to("GET", "/branches")) == 2
     assert world.kube.status_of(CHECKPOINTS, "v2")["phase"] == "Ready"
+
+
+async def test_a_snapshot_over_the_plans_cap_is_snapshot_limit_reached_and_retried(world: World) -> None:
+    project = world.neon.project()
+    apply_checkpoint(world)
+    message = "snapshot limit reached: the project already has 1 manual snapshots and the plan allows 1"
+    world.neon.fail("POST", "/snapshot$", 422, message)
+
+    with pytest.raises(kopf.TemporaryError):
+        await flow(world).create()
+
+    assert status(world)["phase"] == "Pending"
+    assert (
+        ready(world)["reason"] == "SnapshotLimitReached"
+        and "maxSnapshotsPerProject" in ready(world)["message"]
+    )
+    await flow(world).create()  # room was made meanwhile
+    assert status(world)["phase"] == "Ready" and len(project.snapshots) == 1
