@@ -7,6 +7,7 @@ message instead of one fix-and-retry cycle per variable. Secrets never appear in
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -26,6 +27,12 @@ BUDGET_PER_MINUTE = "NEON_API_BUDGET_PER_MINUTE"
 BUDGET_PER_ROUTE = "NEON_API_BUDGET_PER_ROUTE_PER_SECOND"
 _NEON_HOSTS = (".neon.tech", ".neon.com")
 NO_BUDGET = BudgetLimits()
+
+
+def pod_priority(pod_name: str) -> int:
+    """A replica's kopf peering priority from its pod name: distinct per pod (with overwhelming odds),
+    so replicas of one Deployment never tie (a tie freezes every one of them)."""
+    return int(hashlib.sha256(pod_name.encode()).hexdigest()[:7], 16) if pod_name else 0
 
 
 def default_budget(api_url: str) -> BudgetLimits:
@@ -65,6 +72,12 @@ class Settings:
     branch_cache_ttl: float = 300.0
     # Client-side request budget per API key (neon_api/budget.py); zeros: none.
     api_budget: BudgetLimits = NO_BUDGET
+    # kopf peering (with `operator --peering`): the peering object's name, this replica's priority (the
+    # highest live one is active, the others stand by; equal priorities would freeze all), and how long a
+    # silent peer still counts as alive (the standby's takeover time after a kill -9).
+    peering_name: str = "neon-checkpoints"
+    peering_priority: int = 0
+    peering_lifetime: int = 60
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
 
@@ -80,6 +93,8 @@ class Settings:
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
             f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
             f"branch_cache_ttl={self.branch_cache_ttl!r}, api_budget={self.api_budget!r}, "
+            f"peering_name={self.peering_name!r}, peering_priority={self.peering_priority!r}, "
+            f"peering_lifetime={self.peering_lifetime!r}, "
             f"crash_after={self.crash_after!r})"
         )
 
@@ -155,6 +170,18 @@ class Settings:
         for name, value in ((BUDGET_PER_MINUTE, per_minute), (BUDGET_PER_ROUTE, per_route)):
             if value != int(value):
                 problems.append(f"{name} must be a whole number, got {value:g}")
+        peering_name = text("PEERING_NAME", "neon-checkpoints") or "neon-checkpoints"
+        if not _NAMESPACE.match(peering_name):
+            problems.append(f"PEERING_NAME must be a DNS label, got {peering_name!r}")
+        raw_priority = text("PEERING_PRIORITY")
+        if raw_priority is None:
+            priority = pod_priority(text("POD_NAME") or text("HOSTNAME") or "")
+        elif raw_priority.lstrip("-").isdigit():
+            priority = int(raw_priority)
+        else:
+            problems.append(f"PEERING_PRIORITY must be a whole number, got {raw_priority!r}")
+            priority = 0
+        lifetime = number("PEERING_LIFETIME", 60, minimum=2)
         crash_after = text("NEON_CHECKPOINTS_CRASH_AFTER")
         if crash_after is not None and crash_after not in CRASH_POINTS:
             problems.append(
@@ -178,6 +205,9 @@ class Settings:
             keep_old_branches=keep_old,
             branch_cache_ttl=branch_cache_ttl,
             api_budget=BudgetLimits(int(per_minute), int(per_route)),
+            peering_name=peering_name,
+            peering_priority=priority,
+            peering_lifetime=int(lifetime),
             crash_after=crash_after,
         )
 

@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
             "Run the operator. Configuration comes from the environment: NEON_API_URL, NEON_API_KEY, "
             "META_DATABASE_URL, WATCH_NAMESPACES (comma-separated; empty = all), LOG_LEVEL, "
             "NEON_OPERATION_TIMEOUT, NEON_OPERATION_POLL_INTERVAL, PROJECT_LOCK_WAIT, "
-            "META_DATABASE_POOL_SIZE, NEON_CHECKPOINTS_KEEP_OLD_BRANCHES, NEON_CHECKPOINTS_SCHEDULE_RESYNC "
+            "META_DATABASE_POOL_SIZE, NEON_CHECKPOINTS_KEEP_OLD_BRANCHES, NEON_CHECKPOINTS_SCHEDULE_RESYNC, "
+            "NEON_BRANCH_CACHE_TTL, NEON_API_BUDGET_PER_MINUTE, NEON_API_BUDGET_PER_ROUTE_PER_SECOND, "
+            "PEERING_NAME, PEERING_PRIORITY, PEERING_LIFETIME "
             "(the README's table says what each means)."
         ),
     )
@@ -66,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=args.liveness,
+        peering_name=settings.peering_name if args.peering else None,
+        priority=settings.peering_priority if args.peering else None,
         memo=kopf.Memo(settings=settings),
     )
     return 0
