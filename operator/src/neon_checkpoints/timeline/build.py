@@ -25,6 +25,7 @@ class TimelineEntry:
     phase: str
     detail: str
     parent: str
+    snapshot_id: str | None = None
 
 
 def _source_summary(source: dict[str, Any]) -> str:
@@ -48,6 +49,7 @@ def build_timeline(
             phase=c.phase,
             detail=_source_summary(c.source),
             parent=names.get(c.parent_checkpoint_id, "-") if c.parent_checkpoint_id else "-",
+            snapshot_id=c.snapshot_id,
         )
         for c in checkpoints
     ]
