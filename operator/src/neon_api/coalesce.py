@@ -16,11 +16,16 @@ class InFlight(Generic[T]):
         self.shared = 0  # requests answered by another caller's request
 
     async def run(self, key: Hashable, send: Callable[[], Awaitable[T]]) -> T:
-        pending = self._pending.get(key)
-        if pending is not None:
+        while (pending := self._pending.get(key)) is not None:
             self.shared += 1
-            # A waiter's cancellation must not cancel the request the others wait for.
-            return await asyncio.shield(pending)
+            try:
+                # A waiter's cancellation must not cancel the request the others wait for.
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # The sender was cancelled (e.g. its sibling poll failed), not this caller: send it anew.
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:

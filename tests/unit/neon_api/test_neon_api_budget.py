@@ -122,3 +122,25 @@ async def test_a_client_waits_for_budget_and_a_429_shrinks_it() -> None:
         assert await client.list_snapshots("p-1") == []
     assert share.budget.refusals == 1 and share.budget.scale == pytest.approx(0.5, abs=0.01)
     assert share.budget.waits >= 1, "the route's second (1 at once) was used up"
+
+
+async def test_a_cancelled_sender_does_not_cancel_the_callers_sharing_its_request() -> None:
+    flight: InFlight[str] = InFlight()
+    started = asyncio.Event()
+
+    async def slow() -> str:
+        started.set()
+        await asyncio.sleep(10)
+        return "first"
+
+    async def quick() -> str:
+        return "second"
+
+    leader = asyncio.create_task(flight.run("k", slow))
+    await started.wait()
+    follower = asyncio.create_task(flight.run("k", quick))
+    await asyncio.sleep(0)
+    leader.cancel()
+    assert await follower == "second"  # it sent the request itself
+    with pytest.raises(asyncio.CancelledError):
+        await leader
