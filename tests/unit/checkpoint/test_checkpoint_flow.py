@@ -267,12 +267,14 @@ async def test_delete_with_deletion_policy_delete_deletes_the_snapshot(world: Wo
     apply_checkpoint(world)
     await flow(world).create()
     snapshot_id = status(world)["snapshotId"]
+    listings = len(world.calls.to("GET", "/snapshots"))
 
     await flow(world).delete()
 
     assert [s.path for s in world.calls.to("DELETE", snapshot_id)] == [
         f"/projects/p-1/snapshots/{snapshot_id}"
     ]
+    assert len(world.calls.to("GET", "/snapshots")) == listings, "status had the id: no lookup"
     assert project.snapshots == {}
     assert status(world)["phase"] == "Deleting"
     row = await meta_row(world.runtime)

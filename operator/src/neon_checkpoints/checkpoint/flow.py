@@ -272,17 +272,20 @@ class CheckpointFlow(Flow):
             raise to_kopf(verdict) from None
 
     async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
-        try:
-            snapshot: Snapshot | None = await client.find_snapshot(
-                spec.project_id, names.snapshot_name(self.uid)
-            )
-        except errors.NotFound:
-            snapshot = None  # the whole project is gone, and the snapshot with it
-        if snapshot is None:
-            return
-        operations = await client.delete_snapshot(spec.project_id, snapshot.id)
+        # The id status recorded needs no lookup (a DELETE of one already gone, or of a project gone,
+        # answers 404: nothing to wait for); without it a create may still have made one under our name.
+        snapshot_id: str | None = self.status.get("snapshotId")
+        if snapshot_id is None:
+            try:
+                found = await client.find_snapshot(spec.project_id, names.snapshot_name(self.uid))
+            except errors.NotFound:
+                found = None  # the whole project is gone, and the snapshot with it
+            if found is None:
+                return
+            snapshot_id = found.id
+        operations = await client.delete_snapshot(spec.project_id, snapshot_id)
         await self._wait(client, spec.project_id, operations)
-        self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
+        self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot_id)
 
     # -- shared ---------------------------------------------------------------------------------------
 
