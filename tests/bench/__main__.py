@@ -29,6 +29,11 @@ BENCHMARKS: list[tuple[str, str, str]] = [
         "Finalize restore of database + 3 workloads vs database only: last Neon op -> Succeeded",
     ),
     (
+        "scale",
+        "tests.bench.scale",
+        "Checkpoints at fleet scale inside Neon's rate limits: latency, requests, 429s, RSS, CPU, growth",
+    ),
+    (
         "checkpoints",
         "tests.bench.checkpoints",
         "Checkpoint burst: created-to-Ready, operator overhead beyond Neon, API requests, peak RSS",

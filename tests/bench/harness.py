@@ -54,6 +54,7 @@ class PhaseWatch:
         self._success = success
         self.final: dict[str, Final] = {}
         self._last_status: dict[str, dict[str, Any]] = {}  # for the message when some never finish
+        self.messages: dict[str, str] = {}  # every status message seen per resource, joined
         self._changed = threading.Condition()
         self._watch = watch.Watch()  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -74,6 +75,9 @@ class PhaseWatch:
                 phase = (obj.get("status") or {}).get("phase")
                 name = obj["metadata"]["name"]
                 self._last_status[name] = obj.get("status") or {}
+                message = self._last_status[name].get("message")
+                if message and message not in self.messages.get(name, ""):
+                    self.messages[name] = self.messages.get(name, "") + "\n" + message
                 if phase in (self._success, "Failed") and name not in self.final:
                     with self._changed:
                         self.final[name] = (phase, seen, obj)

@@ -68,4 +68,10 @@ exactly the calls kopf and operator/src/neon_checkpoints make (kube.py, custom_o
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, create, update, delete]
+# --- kopf peering (issue 16), only with replicas > 1: replicas record themselves in the peering object.
+{{- if gt (int .Values.replicas) 1 }}
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings, clusterkopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
 {{- end }}

@@ -18,6 +18,7 @@ from .faults import (
     parse_fail_flag,
     parse_rate_limit_flag,
     parse_rule_flag,
+    parse_snapshot_cap,
 )
 from .server import ServeOptions, serve
 from .storage import DRIVERS, StorageError
@@ -141,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. 700:40, Neon's documented limits (default: unlimited)",
     )
     serve_p.add_argument(
+        "--snapshot-cap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="manual snapshots a project may hold, as a plan's limit (Neon: 1 Free, 100 paid); one more is "
+        "refused with 422 (default: no cap)",
+    )
+    serve_p.add_argument(
         "--faults-json", default=None, metavar="JSON|@FILE", help="a whole fault configuration (see below)"
     )
     serve_p.add_argument(
@@ -191,7 +200,10 @@ def fault_config(args: argparse.Namespace, environ: dict[str, str]) -> FaultConf
     seed = config.seed if config.seed is not None else args.seed
     latency = config.latency if args.latency is None else args.latency
     limit = config.rate_limit if args.rate_limit is None else parse_rate_limit_flag(args.rate_limit)
-    return FaultConfig(seed, latency, config.operation_delay, rules, fail, limit)
+    cap = config.snapshot_cap
+    if args.snapshot_cap is not None:
+        cap = parse_snapshot_cap(args.snapshot_cap, "--snapshot-cap")
+    return FaultConfig(seed, latency, config.operation_delay, rules, fail, limit, cap)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,14 +18,16 @@ Configuration is one JSON document, the same for the `NEON_EMULATOR_FAULTS` envi
       ],
       "fail_operations": {"create_branch": 1.0},  # action -> probability the operation ends in `error`
       "rate_limit": {"per_minute": 700,           # Neon's limits (neon-api.md §1): requests a minute for
-                     "per_route_per_second": 40}  # the key, a second per route; beyond them 429 + Retry-After
-    }
+                     "per_route_per_second": 40}, # the key, a second per route; beyond them 429 + Retry-After
+      "snapshot_cap": 100                         # manual snapshots a project may hold (the plan's limit:
+    }                                             # 1 Free, 100 paid); one more is refused with 422
 
 `--fault` takes one rule in short form: `[METHOD] PATH [status=N] [rate=R] [times=N] [latency=S]
 [retry_after=S]`, e.g. `--fault "POST /api/v2/projects/*/branches status=423 times=2"`, and
 `--fail-operation ACTION[=RATE]` adds to `fail_operations`, and
 `--rate-limit PER_MINUTE[:PER_ROUTE_PER_SECOND]` sets `rate_limit` (e.g. `--rate-limit 700:40`, Neon's
-documented limits; 0 = no limit of that kind). Without it requests are never limited: tests and benchmarks
+documented limits; 0 = no limit of that kind), `--snapshot-cap N` sets `snapshot_cap` (0 = none, the
+default). Without it requests are never limited: tests and benchmarks
 burst far past Neon's limits on purpose. Answers refused by the limit do not count against it.
 """
 
@@ -79,6 +81,7 @@ class FaultConfig:
     rules: tuple[FaultRule, ...] = ()
     fail_operations: dict[str, float] = field(default_factory=dict)
     rate_limit: RateLimit = RateLimit()
+    snapshot_cap: int = 0  # manual snapshots per project; 0: no cap
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +91,7 @@ class FaultConfig:
             "rules": [{k: v for k, v in vars(rule).items() if v is not None} for rule in self.rules],
             "fail_operations": dict(self.fail_operations),
             "rate_limit": vars(self.rate_limit),
+            "snapshot_cap": self.snapshot_cap,
         }
 
 
@@ -153,7 +157,8 @@ def parse_rule(raw: Any, where: str = "rules[]") -> FaultRule:
 def parse_config(raw: Any) -> FaultConfig:
     if not isinstance(raw, dict):
         raise FaultConfigError("faults: must be a JSON object")
-    unknown = set(raw) - {"seed", "latency", "operation_delay", "rules", "fail_operations", "rate_limit"}
+    known = {"seed", "latency", "operation_delay", "rules", "fail_operations", "rate_limit", "snapshot_cap"}
+    unknown = set(raw) - known
     if unknown:
         raise FaultConfigError(f"faults: unknown field(s) {', '.join(sorted(unknown))}")
     seed = raw.get("seed")
@@ -172,7 +177,14 @@ def parse_config(raw: Any) -> FaultConfig:
         rules=tuple(parse_rule(r, f"rules[{i}]") for i, r in enumerate(rules)),
         fail_operations={str(k): _rate(fail, k, "fail_operations") for k in fail},
         rate_limit=parse_rate_limit(raw.get("rate_limit", {})),
+        snapshot_cap=parse_snapshot_cap(raw.get("snapshot_cap", 0)),
     )
+
+
+def parse_snapshot_cap(value: Any, where: str = "snapshot_cap") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FaultConfigError(f"{where}: must be a non-negative integer")
+    return value
 
 
 def parse_rate_limit(raw: Any, where: str = "rate_limit") -> RateLimit:

@@ -11,8 +11,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
+from neon_api.budget import KeyShare, route_of
 from neon_api.calls import branches, databases, endpoints, operations, projects, schema, snapshots
-from neon_api.errors import NeonError, NeonStatusError
+from neon_api.errors import NeonError, NeonStatusError, RateLimited
 from neon_api.observe import NULL_OBSERVER, Observer, route_template
 from neon_api.protocol import Done, Exchange, Replies, Request, Response, advance, receive, transport_error
 from neon_api.retry import RetryPolicy
@@ -47,8 +48,11 @@ class AsyncNeonClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         observer: Observer = NULL_OBSERVER,
+        share: KeyShare | None = None,
     ) -> None:
+        """`share`: the request budget and in-flight GETs of this key, shared with its other clients."""
         self.base_url = normalise_base_url(base_url)
+        self.share = share
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -93,6 +97,12 @@ class AsyncNeonClient:
         return tuple(task.result() for task in tasks)
 
     async def _send(self, request: Request) -> Response:
+        if self.share is not None and request.method == "GET" and request.json is None:
+            key = (request.path, tuple(sorted(request.params.items())))
+            return await self.share.in_flight.run(key, lambda: self._send_retrying(request))
+        return await self._send_retrying(request)
+
+    async def _send_retrying(self, request: Request) -> Response:
         started = self._clock()
         route = route_template(request.path)
         attempt = 0
@@ -114,13 +124,20 @@ class AsyncNeonClient:
             await self._sleep(delay)
 
     async def _transmit(self, request: Request) -> Response:
+        if self.share is not None:
+            await self.share.budget.acquire(route_of(request.method, request.path), self._sleep)
         try:
             answer = await self._http.request(
                 request.method, request.path, params=request.params, json=request.json
             )
         except httpx.RequestError as exc:
             raise transport_error(request, exc) from exc
-        return receive(request, answer.status_code, answer.headers, answer.content)
+        try:
+            return receive(request, answer.status_code, answer.headers, answer.content)
+        except RateLimited as exc:
+            if self.share is not None:
+                self.share.budget.refused(exc.retry_after)
+            raise
 
     # projects
     create_project = _bind(projects.create_project)

@@ -183,6 +183,7 @@ class Snapshot:
     expires_at: datetime | None = None
     manual: bool = True
     full_size: int | None = None
+    diff_size: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -197,6 +198,7 @@ class Snapshot:
             expires_at=_opt_time(data.get("expires_at")),
             manual=bool(data.get("manual", True)),
             full_size=data.get("full_size"),
+            diff_size=data.get("diff_size"),
             raw=_raw(data),
         )
 

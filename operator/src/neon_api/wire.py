@@ -81,6 +81,7 @@ class SnapshotJSON(TypedDict):
     expires_at: NotRequired[str | None]
     manual: NotRequired[bool]
     full_size: NotRequired[int | None]
+    diff_size: NotRequired[int | None]
 
 
 class OperationJSON(TypedDict):

@@ -30,6 +30,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Events come from explicit phase transitions, not from every log line.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # Only used with peering (`operator --peering`): how soon a standby takes over from a dead peer.
+    settings.peering.lifetime = config.peering_lifetime
     runtime = memo["runtime"] = await Runtime.open(config)
     if config.metrics_port is not None:
         port = runtime.metrics.serve(config.metrics_port, config.metrics_address)

@@ -7,12 +7,14 @@ message instead of one fix-and-retry cycle per variable. Secrets never appear in
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from neon_api.budget import NEON_LIMITS, BudgetLimits
 from neon_checkpoints.core.secrets import redact_dsn
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
@@ -27,6 +29,22 @@ KEEP_OLD_BRANCHES = "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"
 METRICS_PORT = "NEON_CHECKPOINTS_METRICS_PORT"
 METRICS_ADDRESS = "NEON_CHECKPOINTS_METRICS_ADDRESS"
 STALL_AFTER = "NEON_CHECKPOINTS_STALL_AFTER"
+BUDGET_PER_MINUTE = "NEON_API_BUDGET_PER_MINUTE"
+BUDGET_PER_ROUTE = "NEON_API_BUDGET_PER_ROUTE_PER_SECOND"
+_NEON_HOSTS = (".neon.tech", ".neon.com")
+NO_BUDGET = BudgetLimits()
+
+
+def pod_priority(pod_name: str) -> int:
+    """A replica's kopf peering priority from its pod name: distinct per pod (with overwhelming odds),
+    so replicas of one Deployment never tie (a tie freezes every one of them)."""
+    return int(hashlib.sha256(pod_name.encode()).hexdigest()[:7], 16) if pod_name else 0
+
+
+def default_budget(api_url: str) -> BudgetLimits:
+    """Neon's published limits when talking to Neon, none otherwise (the emulator, a proxy)."""
+    host = urlsplit(api_url).hostname or ""
+    return NEON_LIMITS if host.endswith(_NEON_HOSTS) else NO_BUDGET
 
 
 class SettingsError(ValueError):
@@ -56,6 +74,16 @@ class Settings:
     resync: float = 30.0
     # Keep only the newest N `(old)` branches per project; None: keep every one.
     keep_old_branches: int | None = None
+    # How long a checkpoint trusts a branch id it looked up by name (runtime/branch_ids.py); 0: never.
+    branch_cache_ttl: float = 300.0
+    # Client-side request budget per API key (neon_api/budget.py); zeros: none.
+    api_budget: BudgetLimits = NO_BUDGET
+    # kopf peering (with `operator --peering`): the peering object's name, this replica's priority (the
+    # highest live one is active, the others stand by; equal priorities would freeze all), and how long a
+    # silent peer still counts as alive (the standby's takeover time after a kill -9).
+    peering_name: str = "neon-checkpoints"
+    peering_priority: int = 0
+    peering_lifetime: int = 60
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
     # Serve Prometheus metrics on this port (0: any free port, logged); None: no metrics endpoint.
@@ -75,6 +103,9 @@ class Settings:
             f"log_level={self.log_level!r}, operation_timeout={self.operation_timeout!r}, "
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
             f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
+            f"branch_cache_ttl={self.branch_cache_ttl!r}, api_budget={self.api_budget!r}, "
+            f"peering_name={self.peering_name!r}, peering_priority={self.peering_priority!r}, "
+            f"peering_lifetime={self.peering_lifetime!r}, "
             f"crash_after={self.crash_after!r}, metrics_port={self.metrics_port!r}, "
             f"metrics_address={self.metrics_address!r}, stall_after={self.stall_after!r})"
         )
@@ -144,6 +175,25 @@ class Settings:
             else:
                 problems.append(f"{KEEP_OLD_BRANCHES} must be a whole number >= 0, got {raw_keep!r}")
 
+        branch_cache_ttl = number("NEON_BRANCH_CACHE_TTL", 300.0, minimum=0.0)
+        budget = default_budget(api_url)
+        per_minute = number(BUDGET_PER_MINUTE, budget.per_minute, minimum=0)
+        per_route = number(BUDGET_PER_ROUTE, budget.per_route_per_second, minimum=0)
+        for name, value in ((BUDGET_PER_MINUTE, per_minute), (BUDGET_PER_ROUTE, per_route)):
+            if value != int(value):
+                problems.append(f"{name} must be a whole number, got {value:g}")
+        peering_name = text("PEERING_NAME", "neon-checkpoints") or "neon-checkpoints"
+        if not _NAMESPACE.match(peering_name):
+            problems.append(f"PEERING_NAME must be a DNS label, got {peering_name!r}")
+        raw_priority = text("PEERING_PRIORITY")
+        if raw_priority is None:
+            priority = pod_priority(text("POD_NAME") or text("HOSTNAME") or "")
+        elif raw_priority.lstrip("-").isdigit():
+            priority = int(raw_priority)
+        else:
+            problems.append(f"PEERING_PRIORITY must be a whole number, got {raw_priority!r}")
+            priority = 0
+        lifetime = number("PEERING_LIFETIME", 60, minimum=2)
         crash_after = text("NEON_CHECKPOINTS_CRASH_AFTER")
         if crash_after is not None and crash_after not in CRASH_POINTS:
             problems.append(
@@ -175,6 +225,11 @@ class Settings:
             meta_pool_size=int(pool_size),
             resync=resync,
             keep_old_branches=keep_old,
+            branch_cache_ttl=branch_cache_ttl,
+            api_budget=BudgetLimits(int(per_minute), int(per_route)),
+            peering_name=peering_name,
+            peering_priority=priority,
+            peering_lifetime=int(lifetime),
             crash_after=crash_after,
             metrics_port=metrics_port,
             metrics_address=metrics_address,

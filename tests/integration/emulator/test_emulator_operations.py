@@ -137,3 +137,29 @@ def test_route_faults_are_seeded_counted_and_carry_neon_bodies(
         bad = admin.put("/faults", json={"rules": [{"path": "/x", "rate": 2}]})
         assert bad.status_code == 400 and "rules[0].rate" in bad.json()["message"]
     wait_idle(api, pid)
+
+
+def test_a_snapshot_over_the_projects_cap_is_refused_in_neons_error_shape(
+    api: httpx.Client, emulator: EmulatorServer, project: dict[str, Any]
+) -> None:
+    pid, bid = project["project"]["id"], project["branch"]["id"]
+    with emulator.admin() as admin:
+        admin.put("/faults", json={"snapshot_cap": 2}).raise_for_status()
+    try:
+        taken = []
+        for name in ("one", "two"):
+            r = api.post(f"/projects/{pid}/branches/{bid}/snapshot", params={"name": name})
+            assert r.status_code == 200, r.text
+            taken.append(r.json()["snapshot"]["id"])
+            wait_operations(api, pid, r.json()["operations"])
+        refused = api.post(f"/projects/{pid}/branches/{bid}/snapshot", params={"name": "three"})
+        assert refused.status_code == 422
+        assert set(refused.json()) >= {"code", "message"} and "limit" in refused.json()["message"]
+        # Deleting one makes room again.
+        deleted = api.delete(f"/projects/{pid}/snapshots/{taken[0]}")
+        wait_operations(api, pid, deleted.json()["operations"])
+        again = api.post(f"/projects/{pid}/branches/{bid}/snapshot", params={"name": "three"})
+        assert again.status_code == 200, again.text
+    finally:
+        with emulator.admin() as admin:
+            admin.post("/reset-faults").raise_for_status()

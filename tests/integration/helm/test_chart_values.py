@@ -124,3 +124,39 @@ def test_schema_rejects_bad_values_naming_them(helm: Helm, values: dict[str, Any
     assert "schema" in result.stderr
     assert named in result.stderr, result.stderr
     assert helm.lint(values).returncode != 0
+
+
+def test_two_replicas_run_with_kopf_peering_one_active(helm: Helm) -> None:
+    docs = render(helm, replicas=2, peering={"lifetimeSeconds": 10})
+    (deployment,) = find(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert "--peering" in container["args"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["PEERING_LIFETIME"]["value"] == "10"
+    (peering,) = find(docs, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == env["PEERING_NAME"]["value"]
+    rules = [r for role in find(docs, "ClusterRole") for r in role.get("rules") or []]
+    assert any("kopf.dev" in r["apiGroups"] and "clusterkopfpeerings" in r["resources"] for r in rules)
+    # One replica: standalone, no peering object.
+    single = render(helm)
+    assert not list(find(single, "ClusterKopfPeering"))
+    (one,) = find(single, "Deployment")
+    assert "--peering" not in one["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_the_request_budget_and_branch_cache_values_reach_the_environment(helm: Helm) -> None:
+    docs = render(
+        helm, neon={"budgetPerMinute": 300, "budgetPerRoutePerSecond": 0, "branchCacheTtlSeconds": 0}
+    )
+    (deployment,) = find(docs, "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NEON_API_BUDGET_PER_MINUTE"] == "300"
+    assert env["NEON_API_BUDGET_PER_ROUTE_PER_SECOND"] == "0"
+    assert env["NEON_BRANCH_CACHE_TTL"] == "0"
+    assert "NEON_API_BUDGET_PER_MINUTE" not in {
+        e["name"]
+        for e in next(find(render(helm), "Deployment"))["spec"]["template"]["spec"]["containers"][0]["env"]
+    }

@@ -11,8 +11,10 @@ from typing import Any
 import kopf
 import pytest
 
+from neon_api.calls.operations import POLL_PAGE
 from neon_checkpoints.checkpoint.flow import CheckpointFlow
 from neon_checkpoints.core.times import rfc3339, utcnow
+from neon_checkpoints.meta import RestoreRecord
 from neon_checkpoints.names import CHECKPOINTS, snapshot_name
 from neon_checkpoints.runtime.runtime import Runtime
 from tests.unit.flowkit import World
@@ -23,6 +25,7 @@ UID = "ckpt-uid-1"
 SNAPSHOT_NAME = snapshot_name(UID)
 TENANT_KEY = "napi_tenant_a_key"
 LOGGER = logging.getLogger("tests.checkpoint.flow")
+POLL = {"limit": str(POLL_PAGE)}  # a poll by listing: the project's newest operations
 
 
 def apply_checkpoint(world: World, created: str = "2026-12-01T10:00:00Z", **spec: Any) -> None:
@@ -80,7 +83,7 @@ async def test_fresh_create_snapshots_the_branch_named_exactly_and_records_befor
     assert snapshot is not None and snapshot["source_branch_id"] == production["id"]
     accepted = [op["id"] for op in project.operations]
     # Before the first poll of an operation, status already named the snapshot and the operations.
-    first_poll = next(s for s in world.calls.sent if "/operations/" in s.path)
+    first_poll = next(s for s in world.calls.sent if s.path.endswith("/operations"))
     written = {}
     for _, _, fields in world.kube.patches[: first_poll.patches_before]:
         written.update(fields)
@@ -123,7 +126,8 @@ async def test_resumed_during_the_wait_adopts_the_snapshot_and_its_recorded_oper
 
     assert len(world.calls.to("POST", "/snapshot")) == 1, "no second snapshot"
     assert len(project.snapshots) == 1
-    assert world.calls.to("GET", "/operations") == [], "the recorded operations are what it waits for"
+    full_listings = [s for s in world.calls.to("GET", "/operations") if s.params != POLL]
+    assert full_listings == [], "the recorded operations are what it waits for"
     final = status(world)
     assert final["phase"] == "Ready"
     assert op_ids(final["operations"]) == op_ids(recorded)
@@ -149,7 +153,7 @@ async def test_resumed_before_anything_was_recorded_waits_for_the_projects_opera
     await flow(world).create()
 
     assert len(world.calls.to("POST", "/snapshot")) == 1, "no second snapshot"
-    assert len(world.calls.to("GET", "/projects/p-1/operations")) == 1
+    assert next(s.params for s in world.calls.to("GET", "/projects/p-1/operations")) == {"limit": "1000"}
     final = status(world)
     assert final["phase"] == "Ready"
     assert sorted(op_ids(final["operations"])) == sorted(snapshot_ops)
@@ -213,7 +217,8 @@ async def test_a_refused_snapshot_fails_with_the_reason(
 ) -> None:
     project = world.neon.project()
     apply_checkpoint(world)
-    world.neon.fail("POST", "/snapshot$", status_code, f"{refusal} (napi-like detail)")
+    # Twice: a 404 is first taken for a stale branch id (looked up again, POSTed once more).
+    world.neon.fail("POST", "/snapshot$", status_code, f"{refusal} (napi-like detail)", times=2)
 
     with pytest.raises(kopf.PermanentError):
         await flow(world).create()
@@ -234,7 +239,7 @@ async def test_a_refused_snapshot_fails_with_the_reason(
     [
         ("taking the snapshot", "/snapshot$", "Pending"),
         # Several operations are polled at once: one failed poll must still reach status as itself.
-        ("waiting for its operations", "/operations/", "Creating"),
+        ("waiting for its operations", "/operations$", "Creating"),
     ],
 )
 async def test_a_passing_failure_is_retried_in_the_same_phase_and_the_retry_finishes(
@@ -262,12 +267,14 @@ async def test_delete_with_deletion_policy_delete_deletes_the_snapshot(world: Wo
     apply_checkpoint(world)
     await flow(world).create()
     snapshot_id = status(world)["snapshotId"]
+    listings = len(world.calls.to("GET", "/snapshots"))
 
     await flow(world).delete()
 
     assert [s.path for s in world.calls.to("DELETE", snapshot_id)] == [
         f"/projects/p-1/snapshots/{snapshot_id}"
     ]
+    assert len(world.calls.to("GET", "/snapshots")) == listings, "status had the id: no lookup"
     assert project.snapshots == {}
     assert status(world)["phase"] == "Deleting"
     row = await meta_row(world.runtime)
@@ -370,3 +377,104 @@ async def test_what_cannot_be_kept_fails_before_any_snapshot(
     assert field in ready(world)["message"]
     assert world.calls.sent == []
     assert await meta_row(world.runtime) is None
+
+
+# -- requests per checkpoint (issue 16) --------------------------------------------------------------------
+
+
+def apply_another(world: World, name: str, uid: str) -> CheckpointFlow:
+    world.kube.apply(CHECKPOINTS, "Checkpoint", name, {"projectId": "p-1", "branch": "production"}, uid=uid)
+    return CheckpointFlow(world.runtime, world.kube.body_of(CHECKPOINTS, name), LOGGER)
+
+
+async def test_a_first_run_marks_create_pending_before_the_post_and_lists_no_snapshots(world: World) -> None:
+    world.neon.project()
+    world.neon.answer_lsn = True
+    apply_checkpoint(world)
+
+    await flow(world).create()
+
+    [post] = world.calls.to("POST", "/snapshot")
+    written: dict[str, Any] = {}
+    for _, _, fields in world.kube.patches[: post.patches_before]:
+        written.update(fields)
+    assert written["createPending"] is True
+    # Neither a lookup before the POST nor one after the wait (the POST's answer had the lsn).
+    assert world.calls.to("GET", "/snapshots") == []
+    assert status(world)["lsn"] == "0/1A2B3C4" and status(world).get("createPending") is None
+    routes = [(s.method, s.path.split("/")[-1]) for s in world.calls.sent]
+    assert routes == [("GET", "branches"), ("POST", "snapshot"), ("GET", "operations"), ("GET", "operations")]
+
+
+async def test_a_run_without_the_marker_whose_snapshot_exists_adopts_it_on_the_409(world: World) -> None:
+    """An earlier run (e.g. an operator version before the marker) POSTed and died: the name is taken."""
+    project = world.neon.project()
+    apply_checkpoint(world)
+    world.neon.lose_answer("POST", "/snapshot$")
+    with pytest.raises(kopf.TemporaryError):
+        await flow(world).create()
+    del world.kube.objects[(CHECKPOINTS, "apps", "v1")]["status"]["createPending"]
+
+    await flow(world).create()
+
+    assert len(project.snapshots) == 1
+    assert len(world.calls.to("POST", "/snapshot")) == 2  # the second was refused: 409
+    assert status(world)["phase"] == "Ready"
+    assert status(world)["snapshotId"] == project.snapshot_named(SNAPSHOT_NAME)["id"]  # type: ignore[index]
+
+
+async def test_the_branch_id_is_remembered_until_a_finalized_restore_is_recorded(world: World) -> None:
+    project = world.neon.project()
+    apply_checkpoint(world)
+    await flow(world).create()
+    await apply_another(world, "v2", "uid-2").create()
+    assert len(world.calls.to("GET", "/branches")) == 1, "the second checkpoint knew the branch id"
+
+    # A restore (by this operator or another on the same meta database) gives the branch a new id.
+    old = project.branch_named("production")
+    assert old is not None
+    old["name"] = "production (old)"
+    new = project.add_branch("production", default=True)
+    await world.runtime.store.upsert_restore(
+        RestoreRecord("r-uid", "default", "r1", "p-1", "production", "Finalize", "Succeeded")
+    )
+    await apply_another(world, "v3", "uid-3").create()
+
+    assert len(world.calls.to("GET", "/branches")) == 2
+    assert world.calls.to("POST", "/snapshot")[-1].path == f"/projects/p-1/branches/{new['id']}/snapshot"
+
+
+async def test_a_404_on_the_post_forgets_the_branch_id_and_posts_to_the_one_looked_up(world: World) -> None:
+    project = world.neon.project()
+    apply_checkpoint(world)
+    await flow(world).create()
+    # Restored outside the operator (nothing in the meta DB), and the old branch deleted: the id is gone.
+    old = project.branch_named("production")
+    assert old is not None
+    del project.branches[old["id"]]
+    new = project.add_branch("production", default=True)
+
+    await apply_another(world, "v2", "uid-2").create()
+
+    posts = world.calls.to("POST", "/snapshot")
+    assert [p.path.split("/")[4] for p in posts] == [old["id"], old["id"], new["id"]]
+    assert len(world.calls.to("GET", "/branches")) == 2
+    assert world.kube.status_of(CHECKPOINTS, "v2")["phase"] == "Ready"
+
+
+async def test_a_snapshot_over_the_plans_cap_is_snapshot_limit_reached_and_retried(world: World) -> None:
+    project = world.neon.project()
+    apply_checkpoint(world)
+    message = "snapshot limit reached: the project already has 1 manual snapshots and the plan allows 1"
+    world.neon.fail("POST", "/snapshot$", 422, message)
+
+    with pytest.raises(kopf.TemporaryError):
+        await flow(world).create()
+
+    assert status(world)["phase"] == "Pending"
+    assert (
+        ready(world)["reason"] == "SnapshotLimitReached"
+        and "maxSnapshotsPerProject" in ready(world)["message"]
+    )
+    await flow(world).create()  # room was made meanwhile
+    assert status(world)["phase"] == "Ready" and len(project.snapshots) == 1

@@ -68,11 +68,20 @@ async def test_a_missing_secret_is_stalled_with_its_reason(world: World) -> None
 
 async def test_a_neon_refusal_is_stalled(world: World) -> None:
     world.neon.project()
-    world.neon.fail("POST", "/snapshot$", 422, "snapshot limit reached")
+    world.neon.fail("POST", "/snapshot$", 422, "branch name is not valid")
     apply(world)
     with pytest.raises(kopf.PermanentError):
         await flow(world).create()
     assert kstatus(world)["Stalled"] == ("True", "NeonRejected")
+
+
+async def test_the_snapshot_cap_is_stalled_while_retried(world: World) -> None:
+    world.neon.project()
+    world.neon.fail("POST", "/snapshot$", 422, "snapshot limit reached")
+    apply(world)
+    with pytest.raises(kopf.TemporaryError):
+        await flow(world).create()
+    assert kstatus(world)["Stalled"] == ("True", "SnapshotLimitReached")
 
 
 async def test_a_wait_past_twice_the_learned_p99_is_stalled_while_it_goes_on(world: World) -> None:

@@ -16,11 +16,13 @@ from neon_checkpoints.checkpoint.plan import (
     Step,
     TakeSnapshot,
     adopted_snapshot_operations,
+    needs_snapshot_listing,
     next_phase,
     pick_default_branch,
     plan_create,
     plan_expiry_change,
     ready_condition_status,
+    snapshot_may_exist,
 )
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
@@ -277,3 +279,24 @@ def test_operations_to_wait_for_when_adopting_a_snapshot(
     entries = adopted_snapshot_operations(SNAPSHOT, recorded, listed)
     assert [entry["id"] for entry in entries] == expected
     assert all(set(entry) == {"id", "action", "status"} for entry in entries)
+
+
+@pytest.mark.parametrize(
+    ("status", "may_exist"),
+    [
+        ({}, False),  # a first run: nothing was ever sent
+        ({"phase": "Queued"}, False),  # an earlier run waited for the project and never reached the POST
+        ({"phase": "Pending", "createPending": True}, True),  # an earlier run may have sent it
+        ({"phase": "Creating", "snapshotId": "snap-1"}, True),
+        ({"phase": "Ready", "createPending": None, "snapshotId": "snap-1"}, True),
+    ],
+)
+def test_the_snapshot_is_looked_up_only_when_an_earlier_run_may_have_asked_for_it(
+    status: dict[str, object], may_exist: bool
+) -> None:
+    assert snapshot_may_exist(status) is may_exist
+
+
+def test_the_listing_after_the_wait_is_needed_only_without_an_lsn() -> None:
+    assert needs_snapshot_listing(SNAPSHOT)
+    assert not needs_snapshot_listing(Snapshot("snap-1", "n", "br-1", T0, lsn="0/1"))

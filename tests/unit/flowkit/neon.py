@@ -136,6 +136,8 @@ class FakeNeon:
         self.faults: list[Fault] = []
         self.effects: dict[str, Callable[[], None]] = {}
         self.stall = False  # operations stay running however often they are polled
+        self.listed: set[str] = set()  # operation ids a listing has shown
+        self.answer_lsn = False  # the snapshot POST's answer carries lsn/timestamp (as the emulator's)
         self.watchers: list[tuple[str, re.Pattern[str], Callable[[httpx.Request], None]]] = []
         self._ids = itertools.count(1)
 
@@ -250,8 +252,10 @@ class FakeNeon:
 
         operations = [
             project.add_operation("create_branch"),
-            project.add_operation("timeline_archive", effect=complete),
+            project.add_operation("timeline_archive", effect=None if self.answer_lsn else complete),
         ]
+        if self.answer_lsn:
+            complete()
         return 200, {"snapshot": snapshot, "operations": operations}
 
     def _snapshots(self, project: FakeProject, request: httpx.Request) -> tuple[int, Any]:
@@ -329,6 +333,12 @@ class FakeNeon:
         return 200, {"branch": target, "operations": operations}
 
     def _operations(self, project: FakeProject, request: httpx.Request) -> tuple[int, Any]:
+        # A listing finishes what an earlier listing already showed running (a poll by listing sees an
+        # operation running once, then finished); a GET of one operation finishes it at once.
+        for operation in project.operations:
+            if operation["id"] in self.listed:
+                self._finish(operation)
+        self.listed.update(op["id"] for op in project.operations)
         newest_first = sorted(project.operations, key=lambda op: op["created_at"], reverse=True)
         return 200, {"operations": newest_first, "pagination": {"cursor": stamp(now())}}
 
@@ -336,12 +346,15 @@ class FakeNeon:
         operation = next((op for op in project.operations if op["id"] == op_id), None)
         if operation is None:
             raise Refused(404, f"operation {op_id} not found")
+        self._finish(operation)
+        return 200, {"operation": operation}
+
+    def _finish(self, operation: dict[str, Any]) -> None:
         if not self.stall and operation["status"] in ("scheduling", "running"):
             operation.update(status="finished", updated_at=stamp(now()))
-            effect = self.effects.pop(op_id, None)
+            effect = self.effects.pop(operation["id"], None)
             if effect is not None:
                 effect()
-        return 200, {"operation": operation}
 
     def _connection_uri(self, project: FakeProject, request: httpx.Request) -> tuple[int, Any]:
         params = request.url.params

@@ -162,3 +162,24 @@ async def test_async_client_raises_hard_failure(make_async_client):
     client = make_async_client(handler)
     with pytest.raises(errors.OperationFailed):
         await client.wait_for_operations("proj-1", ["op-1"])
+
+
+def test_listing_polls_every_pending_operation_with_one_request(make_client, fake_time):
+    """`listing=True`: one GET /operations per poll; an operation not on its page is polled by its own GET."""
+    rounds = {"list": 0}
+    singles: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/operations"):
+            assert request.url.params["limit"] == "50"
+            rounds["list"] += 1
+            status = "finished" if rounds["list"] >= 3 else "running"
+            page = [operation_json(op_id, status) for op_id in ("op-2", "op-1")]  # op-old is off the page
+            return httpx.Response(200, json={"operations": page, "pagination": {"cursor": "c"}})
+        singles.append(request.url.path.rsplit("/", 1)[-1])
+        return httpx.Response(200, json={"operation": operation_json(singles[-1], "finished")})
+
+    client = make_client(handler)
+    done = client.wait_for_operations("proj-1", ["op-1", "op-2", "op-old"], listing=True)
+    assert [(op.id, op.status) for op in done] == [(i, "finished") for i in ("op-1", "op-2", "op-old")]
+    assert rounds["list"] == 3 and singles == ["op-old"]

@@ -92,3 +92,23 @@ def test_to_kopf() -> None:
     assert isinstance(temporary, kopf.TemporaryError) and temporary.delay == 2.0
     permanent = to_kopf(Verdict(False, "NotFound", "gone"))
     assert isinstance(permanent, kopf.PermanentError) and str(permanent) == "gone"
+
+
+@pytest.mark.parametrize(
+    ("message", "limited"),
+    [
+        ("snapshot limit reached: the project already has 100 manual snapshots, the plan allows 100", True),
+        ("too many snapshots for this project", True),
+        ("Maximum number of snapshots exceeded", True),
+        ('snapshot with the provided name "x" already exists', False),
+        ("rate limit exceeded", False),
+    ],
+)
+def test_a_snapshot_refused_for_the_plans_cap_is_snapshot_limit_reached_and_retried(
+    message: str, limited: bool
+) -> None:
+    exc = errors.Unprocessable(422, "", message, "req-1", method="POST", path="/projects/p-1/x")
+    verdict = classify(exc, subject=SUBJECT)
+    assert (verdict.reason == "SnapshotLimitReached") is limited
+    if limited:
+        assert verdict.retry and "maxSnapshotsPerProject" in verdict.message and SUBJECT in verdict.message

@@ -103,3 +103,31 @@ def test_secrets_never_in_repr() -> None:
 )
 def test_redact_dsn(dsn: str, shown: str) -> None:
     assert redact_dsn(dsn) == shown
+
+
+def test_fleet_settings_defaults_and_overrides() -> None:
+    """Issue 16: the request budget follows the URL (Neon's limits for Neon, none for the emulator), the
+    branch-id cache's TTL, and kopf peering (a pod's priority from its name, so replicas never tie)."""
+    neon = Settings.from_env(GOOD)
+    assert (neon.api_budget.per_minute, neon.api_budget.per_route_per_second) == (700, 40)
+    assert neon.branch_cache_ttl == 300.0 and neon.peering_lifetime == 60
+    emulator = Settings.from_env({**GOOD, "NEON_API_URL": "http://127.0.0.1:4444/api/v2"})
+    assert not emulator.api_budget.enabled
+    a = Settings.from_env({**GOOD, "POD_NAME": "neon-checkpoints-7f9c-abcde"})
+    b = Settings.from_env({**GOOD, "POD_NAME": "neon-checkpoints-7f9c-fghij"})
+    assert a.peering_priority != b.peering_priority
+    set_ = Settings.from_env(
+        {
+            **GOOD,
+            "NEON_API_BUDGET_PER_MINUTE": "300",
+            "NEON_API_BUDGET_PER_ROUTE_PER_SECOND": "0",
+            "NEON_BRANCH_CACHE_TTL": "0",
+            "PEERING_PRIORITY": "100",
+            "PEERING_LIFETIME": "5",
+        }
+    )
+    assert (set_.api_budget.per_minute, set_.api_budget.per_route_per_second) == (300, 0)
+    assert (set_.branch_cache_ttl, set_.peering_priority, set_.peering_lifetime) == (0.0, 100, 5)
+    with pytest.raises(SettingsError) as bad:
+        Settings.from_env({**GOOD, "NEON_API_BUDGET_PER_MINUTE": "1.5", "PEERING_PRIORITY": "high"})
+    assert len(bad.value.problems) == 2

@@ -19,6 +19,7 @@ from neon_checkpoints.schedule.plan import (
     checkpoint_name,
     last_run_of,
     plan_run,
+    select_for_cap,
     select_for_deletion,
 )
 from neon_checkpoints.schedule.spec import InvalidSchedule, Retention, ScheduleSpec
@@ -325,3 +326,53 @@ def test_last_run_prefers_observed_checkpoints_and_falls_back_to_status() -> Non
     assert last_run_of([ckpt(1), ckpt(3)], recorded=at(60)) == at(180)
     assert last_run_of([], recorded=at(60)) == at(60)
     assert last_run_of([], recorded=None) is None
+
+
+def hourly(hour: int, minute: int = 0) -> OwnedCheckpoint:
+    """A Ready checkpoint at `hour`:`minute` on day 1, or later days for hours past 23."""
+    return OwnedCheckpoint(
+        f"h{hour:03d}m{minute:02d}", T0 + dt.timedelta(hours=hour, minutes=minute), "Ready"
+    )
+
+
+def test_tiers_keep_the_newest_of_each_recent_hour_and_day_plus_the_newest_few() -> None:
+    # Four a hour for 50 hours (days 1-3 of January).
+    checkpoints = [hourly(h, m) for h in range(50) for m in (0, 15, 30, 45)]
+    retention = Retention(keep_last=3, keep_hourly=4, keep_daily=3)
+    doomed = set(select_for_deletion(checkpoints, retention, now=T0 + dt.timedelta(days=3)))
+    kept = {c.name for c in checkpoints} - doomed
+    assert kept == {
+        "h049m45", "h049m30", "h049m15",  # keepLast 3
+        "h048m45", "h047m45", "h046m45",  # keepHourly 4 (with h049m45)
+        "h023m45",  # keepDaily 3: the newest of Jan 3 (h049m45), Jan 2 (h047m45), Jan 1
+    }  # fmt: skip
+
+
+def test_without_any_tier_count_nothing_is_deleted_for_its_count() -> None:
+    checkpoints = [hourly(h) for h in range(30)]
+    assert select_for_deletion(checkpoints, Retention(), now=T0) == ()
+
+
+@pytest.mark.parametrize(
+    ("situation", "held", "protected", "expected"),
+    [
+        ("room left", 3, set(), ()),
+        ("at the cap: room for the run", 5, set(), ("c01",)),
+        ("over the cap (others' snapshots too): oldest first", 7, set(), ("c01", "c02", "c03")),
+        ("a restore's checkpoint is skipped", 6, {"c01"}, ("c02", "c03")),
+        ("never the newest Ready one", 20, set(), ("c01", "c02", "c03")),
+    ],
+)
+def test_select_for_cap(situation: str, held: int, protected: set[str], expected: tuple[str, ...]) -> None:
+    checkpoints = [ckpt(1), ckpt(2), ckpt(3), ckpt(4), ckpt(5, "Creating"), ckpt(6, deleting=True)]
+    doomed = select_for_cap(checkpoints, max_snapshots=5, held=held, room=1, protected=frozenset(protected))
+    assert doomed == expected
+
+
+def test_tier_counts_are_bounded_and_named() -> None:
+    with pytest.raises(InvalidSchedule, match=r"spec\.retention\.keepHourly"):
+        ScheduleSpec.from_dict(spec(every="1h", retention={"keepHourly": 0}))
+    parsed = ScheduleSpec.from_dict(
+        spec(every="1h", retention={"keepDaily": 7, "maxSnapshotsPerProject": 100})
+    )
+    assert parsed.retention == Retention(keep_daily=7, max_snapshots=100)

@@ -12,10 +12,18 @@ from neon_api.pacing import OperationPace
 from neon_api.protocol import Exchange, Request, Step, clock, path, send
 
 OPERATIONS_PAGE = 1000  # the API's maximum `limit` for GET /operations
+# A waiter that polls by listing reads this many of the project's newest operations per poll: the ones it
+# waits for were started moments ago. One fixed size, so concurrent waiters on a project send the same
+# request (the async client sends identical GETs in flight only once).
+POLL_PAGE = 50
 
 
 def _operation_request(project_id: str, operation_id: str) -> Request:
     return Request("GET", path("projects", project_id, "operations", operation_id))
+
+
+def _list_request(project_id: str) -> Request:
+    return Request("GET", path("projects", project_id, "operations"), {"limit": str(POLL_PAGE)})
 
 
 def _parse(body: object) -> Operation:
@@ -39,6 +47,7 @@ def wait_for_operations(
     *,
     timeout: float = 300.0,
     pace: OperationPace | None = None,
+    listing: bool = False,
 ) -> Exchange[tuple[Operation, ...]]:
     """Poll every operation until all succeed (`finished`/`skipped`); return them in the order given.
 
@@ -49,6 +58,10 @@ def wait_for_operations(
     step, so the async client polls them concurrently. When to poll is `pace`'s decision (pacing.py): where
     waits for the same actions usually ended, else backoff from tens of milliseconds to its ceiling; the
     wait's duration is then remembered by `pace`. Without one, plain backoff up to POLL_CEILING.
+
+    `listing=True` polls with one `GET /projects/{id}/operations` (the POLL_PAGE newest) instead of one GET
+    per pending operation; an operation not on that page (an old one, on a busy project) is then polled by
+    its own GET, in the same step as the next listing.
     """
     latest: dict[str, Operation | None] = {}
     for item in operations:
@@ -68,6 +81,7 @@ def wait_for_operations(
     delay = 0.0 if kind is None else schedule.next_gap(0.0)
     still_running_at, elapsed = 0.0, 0.0
     looked_again = False
+    unlisted: set[str] = set()  # not on the listing's page: polled one by one
     while True:
         hard = [op for op in latest.values() if op is not None and op.failed_hard]
         pending = [
@@ -86,10 +100,22 @@ def wait_for_operations(
             done = tuple(op for op in latest.values() if op is not None)
             pace.waited((op.action for op in done), elapsed)
             return done
-        replies = yield Step(tuple(_operation_request(project_id, op_id) for op_id in pending), delay)
+        singles = [op_id for op_id in pending if op_id in unlisted or not listing]
+        requests = [_operation_request(project_id, op_id) for op_id in singles]
+        if listing and len(singles) < len(pending):
+            requests.append(_list_request(project_id))
+        replies = yield Step(tuple(requests), delay)
         elapsed = replies.now - started
-        for op_id, response in zip(pending, replies.responses, strict=True):
+        for op_id, response in zip(singles, replies.responses, strict=False):
             latest[op_id] = _parse(response.json())
+        if len(replies.responses) > len(singles):
+            body = cast(Mapping[str, Any], replies.responses[-1].json())
+            listed = {op.id: op for op in map(Operation.from_json, body.get("operations") or ())}
+            for op_id in pending:
+                if op_id in listed:
+                    latest[op_id] = listed[op_id]
+                elif op_id not in singles:
+                    unlisted.add(op_id)
         if any(op is None or not op.succeeded for op in latest.values()):
             still_running_at = elapsed
         if replies.now >= deadline:

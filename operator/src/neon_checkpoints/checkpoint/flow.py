@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any, NoReturn
 
 from neon_api import AsyncNeonClient, errors
-from neon_api.models import Branch, Operation, Snapshot
+from neon_api.models import Branch, Mutation, Operation, Snapshot
 from neon_checkpoints import names
 from neon_checkpoints.checkpoint.plan import (
     AdoptSnapshot,
@@ -22,12 +22,14 @@ from neon_checkpoints.checkpoint.plan import (
     Step,
     TakeSnapshot,
     adopted_snapshot_operations,
+    needs_snapshot_listing,
     next_phase,
     operation_entries,
     pick_default_branch,
     plan_create,
     plan_expiry_change,
     ready_condition_status,
+    snapshot_may_exist,
 )
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
@@ -68,37 +70,48 @@ class CheckpointFlow(Flow):
         spec = await self._spec()
         project = spec.project_id
         await self._flag_if_interrupted()
+        # Read before this run writes anything: whether an earlier run may have sent the POST.
+        may_exist = snapshot_may_exist(self.status.status)
         if self.status.phase is None:
-            await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
+            await self.status.record(
+                Step.RECEIVED, "Received", f"snapshotting Neon project {project}", createPending=True
+            )
         try:
             async with self._client(spec.credentials) as client, self._project_lock(project):
-                await self._create(spec, client)
+                await self._create(spec, client, may_exist=may_exist)
         except EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
 
-    async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
+    async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient, *, may_exist: bool) -> None:
         project = spec.project_id
         name = names.snapshot_name(self.uid)
         created = self._created_at()
         observed = Observed(
             branch=await self._resolve_branch(client, spec),
-            snapshot=await client.find_snapshot(project, name),
+            snapshot=await client.find_snapshot(project, name) if may_exist else None,
         )
         action = plan_create(spec, observed, snapshot_name=name, created_at=created)
+        workloads: dict[str, Any] = {}
+        wait_on: list[Operation | str] = []
+        if isinstance(action, TakeSnapshot):
+            workloads = await self._capture_workloads(spec)
+            if not self.status.get("createPending"):
+                await self.status.note(createPending=True)
+            taken = await self._take(client, spec, action)
+            if isinstance(taken, Mutation):
+                crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
+                snapshot, recorded_ops = taken.value, operation_entries(taken.operations)
+                # As Neon answered them: a wait on known operations teaches OperationPace (and stall_after).
+                wait_on = list(taken.operations)
+                self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
+            else:
+                action = taken
         match action:
             case Fail(reason=reason, message=message):
                 await self._fail_or_retry(Verdict(False, reason, message))
                 return
-            case TakeSnapshot(branch_id=branch_id, name=snapshot_name, expires_at=expires_at):
-                workloads = await self._capture_workloads(spec)
-                accepted = await client.create_snapshot(
-                    project, branch_id, name=snapshot_name, expires_at=expires_at
-                )
-                crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
-                snapshot, recorded_ops = accepted.value, operation_entries(accepted.operations)
-                # As Neon answered them: a wait on known operations teaches OperationPace (and stall_after).
-                wait_on: list[Operation | str] = list(accepted.operations)
-                self.logger.info("snapshot %s (%s) accepted by Neon", snapshot.id, snapshot.name)
+            case TakeSnapshot():
+                pass
             case AdoptSnapshot(snapshot=snapshot):
                 # Made by an earlier attempt: the project's operations matter only if it recorded none.
                 recorded = self.status.get("operations") or []
@@ -121,8 +134,9 @@ class CheckpointFlow(Flow):
             **workloads,
         )
         finished = await self._wait_for(client, project, wait_on, [op["action"] for op in recorded_ops])
-        # Neon fills lsn/timestamp once the snapshot is complete.
-        snapshot = await client.find_snapshot(project, name) or snapshot
+        if needs_snapshot_listing(snapshot):
+            # Neon fills lsn/timestamp once the snapshot is complete.
+            snapshot = await client.find_snapshot(project, name) or snapshot
         row = await self.runtime.store.upsert_checkpoint(
             CheckpointRecord(
                 uid=self.uid,
@@ -156,6 +170,7 @@ class CheckpointFlow(Flow):
             checkpointId=row.id,
             parentCheckpointId=row.parent_checkpoint_id,
             durationSeconds=ready_after,
+            createPending=None,
         )
 
     async def _capture_workloads(self, spec: CheckpointSpec) -> dict[str, Any]:
@@ -177,11 +192,47 @@ class CheckpointFlow(Flow):
         rows = await self.runtime.store.workloads.of_checkpoint(self.uid)
         return {"workloads": [_summary(row.revision) for row in rows]} if rows else {}
 
+    async def _take(
+        self, client: AsyncNeonClient, spec: CheckpointSpec, take: TakeSnapshot
+    ) -> Mutation[Snapshot] | AdoptSnapshot | Fail:
+        """POST the snapshot. A 409 means our name is taken: an earlier attempt made it (the marker's second
+        guard), so adopt it. A 404 may mean the remembered branch id is stale: look the branch up by name
+        once more and POST again (a project that is gone answers 404 to that lookup as well)."""
+        project = spec.project_id
+        try:
+            return await client.create_snapshot(
+                project, take.branch_id, name=take.name, expires_at=take.expires_at
+            )
+        except errors.Conflict:
+            found = await client.find_snapshot(project, take.name)
+            if found is None:
+                raise
+            return AdoptSnapshot(found)
+        except errors.NotFound:
+            self.runtime.branch_ids.forget(project)
+            observed = Observed(await self._resolve_branch(client, spec), None)
+            fresh = plan_create(spec, observed, snapshot_name=take.name, created_at=self._created_at())
+            if not isinstance(fresh, TakeSnapshot):
+                return fresh
+            return await client.create_snapshot(
+                project, fresh.branch_id, name=take.name, expires_at=take.expires_at
+            )
+
     async def _resolve_branch(self, client: AsyncNeonClient, spec: CheckpointSpec) -> Branch | None:
-        # By NAME every time: a finalized restore gives the branch a new id (neon-api.md §6.2).
+        # By NAME (a finalized restore gives the branch a new id, neon-api.md §6.2), remembered while no
+        # restore was recorded on the project since (branch_ids.py).
+        project = spec.project_id
+        stamp = await self.runtime.store.restore_stamp(project)
+        known = self.runtime.branch_ids.get(project, spec.branch, stamp)
+        if known is not None:
+            return known
         if spec.branch:
-            return await client.find_branch(spec.project_id, spec.branch)
-        return pick_default_branch(await client.list_branches(spec.project_id))
+            branch = await client.find_branch(project, spec.branch)
+        else:
+            branch = pick_default_branch(await client.list_branches(project))
+        if branch is not None:
+            self.runtime.branch_ids.put(project, spec.branch, branch, stamp)
+        return branch
 
     async def observe_spec_change(self) -> None:
         """A mutable field changed: move the snapshot's expiry if `ttl`/`expiresAt` did (else Neon would drop
@@ -263,22 +314,20 @@ class CheckpointFlow(Flow):
             raise to_kopf(verdict) from None
 
     async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
-        try:
-            snapshot: Snapshot | None = await client.find_snapshot(
-                spec.project_id, names.snapshot_name(self.uid)
-            )
-        except errors.NotFound:
-            snapshot = None  # the whole project is gone, and the snapshot with it
-        if snapshot is None:
-            return
-        operations = await client.delete_snapshot(spec.project_id, snapshot.id)
-        await client.wait_for_operations(
-            spec.project_id,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
-        self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot.id)
+        # The id status recorded needs no lookup (a DELETE of one already gone, or of a project gone,
+        # answers 404: nothing to wait for); without it a create may still have made one under our name.
+        snapshot_id: str | None = self.status.get("snapshotId")
+        if snapshot_id is None:
+            try:
+                found = await client.find_snapshot(spec.project_id, names.snapshot_name(self.uid))
+            except errors.NotFound:
+                found = None  # the whole project is gone, and the snapshot with it
+            if found is None:
+                return
+            snapshot_id = found.id
+        operations = await client.delete_snapshot(spec.project_id, snapshot_id)
+        await self._wait_for(client, spec.project_id, operations)
+        self.logger.info("snapshot %s deleted (deletionPolicy Delete)", snapshot_id)
 
     # -- shared ---------------------------------------------------------------------------------------
 

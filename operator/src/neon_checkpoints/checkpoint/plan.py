@@ -80,6 +80,22 @@ def plan_create(
     return TakeSnapshot(observed.branch.id, snapshot_name, expires_at)
 
 
+def snapshot_may_exist(status: Mapping[str, object]) -> bool:
+    """Whether an earlier run may already have asked Neon for this Checkpoint's snapshot, so the flow must
+    look for it (list the project's snapshots) before a POST.
+
+    Every run marks `createPending` in status before its POST (Crossplane's create-pending guard), so a
+    run that finds neither the marker nor a snapshot id knows no POST was ever sent, and skips the listing.
+    A POST refused as a duplicate name (409) is the second guard: the flow then looks and adopts."""
+    return bool(status.get("createPending") or status.get("snapshotId"))
+
+
+def needs_snapshot_listing(snapshot: Snapshot) -> bool:
+    """After the wait: whether the snapshot as last seen lacks what Ready records (Neon fills `lsn` once
+    the snapshot is complete; the POST's answer or the listing already fetched may carry it)."""
+    return snapshot.lsn is None
+
+
 def operation_entries(operations: Iterable[Operation]) -> list[dict[str, str]]:
     """Operations as status lists them."""
     return [{"id": op.id, "action": op.action, "status": op.status} for op in operations]

@@ -22,7 +22,9 @@ def register(subparsers: Any) -> None:
             "META_DATABASE_URL, WATCH_NAMESPACES (comma-separated; empty = all), LOG_LEVEL, "
             "NEON_OPERATION_TIMEOUT, NEON_OPERATION_POLL_INTERVAL, PROJECT_LOCK_WAIT, "
             "META_DATABASE_POOL_SIZE, NEON_CHECKPOINTS_KEEP_OLD_BRANCHES, NEON_CHECKPOINTS_SCHEDULE_RESYNC, "
-            "NEON_CHECKPOINTS_METRICS_PORT, NEON_CHECKPOINTS_METRICS_ADDRESS "
+            "NEON_CHECKPOINTS_METRICS_PORT, NEON_CHECKPOINTS_METRICS_ADDRESS, NEON_CHECKPOINTS_STALL_AFTER, "
+            "NEON_BRANCH_CACHE_TTL, NEON_API_BUDGET_PER_MINUTE, NEON_API_BUDGET_PER_ROUTE_PER_SECOND, "
+            "PEERING_NAME, PEERING_PRIORITY, PEERING_LIFETIME "
             "(the README's table says what each means)."
         ),
     )
@@ -67,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=args.liveness,
+        peering_name=settings.peering_name if args.peering else None,
+        priority=settings.peering_priority if args.peering else None,
         memo=kopf.Memo(settings=settings),
     )
     return 0

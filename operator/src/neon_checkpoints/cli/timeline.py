@@ -11,10 +11,14 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from neon_api import NeonClient
+from neon_api.errors import NeonError
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
+from neon_checkpoints.settings import DEFAULT_NEON_API_URL
 from neon_checkpoints.timeline.build import build_timeline
+from neon_checkpoints.timeline.cost import PRICE_PER_GB_MONTH, Sizes
 from neon_checkpoints.timeline.render import render_json, render_table
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -35,6 +39,18 @@ def register(subparsers: Any) -> None:
         help="PostgreSQL URL of the meta database (default: $META_DATABASE_URL)",
     )
     parser.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="add each checkpoint's snapshot size and storage cost, from Neon (one GET of the project's "
+        "snapshots with $NEON_API_KEY at $NEON_API_URL)",
+    )
+    parser.add_argument(
+        "--price-per-gb-month",
+        type=float,
+        default=PRICE_PER_GB_MONTH,
+        help="snapshot storage price for the cost column (default: %(default)s, Neon's from 2026-05-01)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -64,8 +80,26 @@ def run(args: argparse.Namespace) -> int:
             reason = reason.replace(password, "****")
         print(f"error: cannot read the meta database at {redact_dsn(dsn)}: {reason}", file=sys.stderr)
         return 1
+    sizes = None
+    if args.sizes:
+        try:
+            sizes = _sizes(args.project_id)
+        except (NeonError, ValueError) as exc:  # the message never holds the key
+            print(f"error: cannot read the project's snapshot sizes from Neon: {exc}", file=sys.stderr)
+            return 1
     if args.output == "json":
         sys.stdout.write(render_json(args.project_id, checkpoints, restores))
     else:
-        sys.stdout.write(render_table(args.project_id, build_timeline(checkpoints, restores)))
+        entries = build_timeline(checkpoints, restores)
+        if sizes is not None:
+            price = args.price_per_gb_month
+            sys.stdout.write(render_table(args.project_id, entries, sizes, price_per_gb_month=price))
+        else:
+            sys.stdout.write(render_table(args.project_id, entries))
     return 0
+
+
+def _sizes(project_id: str) -> dict[str, Sizes]:
+    url = os.environ.get("NEON_API_URL") or DEFAULT_NEON_API_URL
+    with NeonClient(url, os.environ.get("NEON_API_KEY", "")) as neon:
+        return {s.id: Sizes(s.full_size, s.diff_size) for s in neon.list_snapshots(project_id)}

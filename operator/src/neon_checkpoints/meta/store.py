@@ -232,3 +232,14 @@ class MetaStore:
     async def list_restores(self, project_id: str, branch_name: str | None = None) -> list[RestoreRow]:
         async with self._pool.connection() as conn:
             return await queries.list_restores(conn, project_id, branch_name)
+
+    async def restore_stamp(self, project_id: str) -> str:
+        """What changes whenever any operator sharing this database starts or records a finalized restore
+        on the project (each gives the restored branch a new id): keys the branch-id cache."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*), max(updated_at) FROM restores WHERE project_id = %s AND mode = 'Finalize'",
+                (project_id,),
+            )
+            row = await cur.fetchone()
+        return f"{row[0]}@{row[1]}" if row else "0@None"

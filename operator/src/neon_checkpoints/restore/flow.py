@@ -447,12 +447,7 @@ class RestoreFlow(Flow):
                 raise
             self.logger.warning("could not delete the replaced branch %s: %s", branch_id, exc.message)
             return kept
-        await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        await self._wait_for(client, project, operations)
         self.logger.info("replaced branch %s deleted (oldBranchPolicy Delete)", branch_id)
         return "; the replaced branch was deleted"
 
@@ -556,12 +551,7 @@ class RestoreFlow(Flow):
         if branch is None:
             return
         operations = await client.delete_branch(project, branch.id, hard_delete=True)
-        await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        await self._wait_for(client, project, operations)
         self.logger.info("preview branch %s deleted", branch.id)
 
     # -- shared ---------------------------------------------------------------------------------------

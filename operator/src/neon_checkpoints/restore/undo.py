@@ -147,9 +147,7 @@ class UndoFlow(RestoreFlow):
                 pending = [op for op in listed if op.in_progress]
                 operations = (*pending, *(i for i in recorded if i not in {op.id for op in pending}))
                 preserved_name = preserved.name
-        finished = await client.wait_for_operations(
-            project, operations, timeout=self.runtime.settings.operation_timeout, pace=self.runtime.pace
-        )
+        finished = await self._wait_for(client, project, operations)
         kept = await client.find_branch(project, preserved_name)
         kept_id = kept.id if kept is not None else None
         await self.runtime.store.mark_database_restored(self.uid, target, kept_id)

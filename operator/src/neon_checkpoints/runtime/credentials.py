@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from neon_api import AsyncNeonClient, NullObserver, Observer, RetryPolicy
+from neon_api.budget import KeyShares
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
 from neon_checkpoints.meta import CheckpointRow, MetaStore
 from neon_checkpoints.names import CHECKPOINTS
@@ -24,9 +25,17 @@ from neon_checkpoints.settings import Settings
 CLIENT_RETRY = RetryPolicy(max_elapsed=20.0, base=0.05, cap=2.0)
 
 
-def neon_client(settings: Settings, api_key: str, observer: Observer | None = None) -> AsyncNeonClient:
+def neon_client(
+    settings: Settings, shares: KeyShares, api_key: str, observer: Observer | None = None
+) -> AsyncNeonClient:
+    """A client for `api_key` that shares the key's request budget with every other client of it, and
+    reports its traffic to `observer` (the operator's metrics)."""
     return AsyncNeonClient(
-        settings.neon_api_url, api_key, retry=CLIENT_RETRY, observer=observer or NullObserver()
+        settings.neon_api_url,
+        api_key,
+        retry=CLIENT_RETRY,
+        share=shares.for_key(api_key),
+        observer=observer or NullObserver(),
     )
 
 

@@ -39,6 +39,15 @@ def classify(exc: BaseException, *, subject: str) -> Verdict:
             )
         case errors.NotFound():
             return Verdict(False, "NotFound", f"{subject} was not found in Neon (404)")
+        case errors.NeonClientError(message=message) if is_snapshot_limit(message):
+            # Retried: a schedule's retention (or a person) may delete a snapshot meanwhile.
+            return Verdict(
+                True,
+                "SnapshotLimitReached",
+                f"{subject} holds as many manual snapshots as its Neon plan allows ({message}); delete "
+                "checkpoints or bound a CheckpointSchedule with maxSnapshotsPerProject",
+                SNAPSHOT_LIMIT_RETRY,
+            )
         case errors.NeonClientError(status=status, message=message):
             return Verdict(
                 False, "NeonRejected", f"Neon rejected the request for {subject} ({status}): {message}"
@@ -58,6 +67,17 @@ def classify(exc: BaseException, *, subject: str) -> Verdict:
             # The meta DB URL may hold a password: name the class only.
             return Verdict(True, "MetaDatabaseUnavailable", f"meta database: {type(exc).__name__}", 5.0)
     raise exc
+
+
+SNAPSHOT_LIMIT_RETRY = 60.0
+_LIMIT_WORDS = ("limit", "too many", "maximum", "quota", "exceed")
+
+
+def is_snapshot_limit(message: str) -> bool:
+    """Neon's refusal of a snapshot over the plan's cap. Its exact status and text are undocumented
+    (neon-api.md §6.4): a 4xx whose message speaks of snapshots and of a limit."""
+    text = message.lower()
+    return "snapshot" in text and any(word in text for word in _LIMIT_WORDS)
 
 
 def is_refusal(exc: BaseException) -> bool:

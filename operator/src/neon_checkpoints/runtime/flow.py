@@ -17,6 +17,7 @@ from typing import Any, ClassVar, NoReturn
 import kopf
 
 from neon_api import AsyncNeonClient, OperationPace
+from neon_api.budget import on_budget_wait
 from neon_api.models import Operation
 from neon_checkpoints.core.conditions import RECONCILING, STALLED, find, true_since
 from neon_checkpoints.core.secrets import SecretRef
@@ -55,9 +56,23 @@ class Flow(ABC):
     async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
 
-    def _client(self, *chain: SecretRef | None) -> contextlib.AbstractAsyncContextManager[AsyncNeonClient]:
-        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`)."""
-        return self.runtime.credentials.client(self.namespace, *chain)
+    @contextlib.asynccontextmanager
+    async def _client(self, *chain: SecretRef | None) -> AsyncIterator[AsyncNeonClient]:
+        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`).
+        While a request of this flow waits for its key's request budget, status says so (phase Queued
+        before the snapshot, the message otherwise)."""
+
+        async def queued(wait: float) -> None:
+            await self.status.record(
+                self.queued_step, "Queued", f"waiting {wait:.1f} s for the Neon API key's request budget"
+            )
+
+        token = on_budget_wait.set(queued)
+        try:
+            async with self.runtime.credentials.client(self.namespace, *chain) as client:
+                yield client
+        finally:
+            on_budget_wait.reset(token)
 
     # -- kstatus: never Reconciling for long without a Stalled reason --------------------------------------
 
@@ -76,9 +91,13 @@ class Flow(ABC):
         client: AsyncNeonClient,
         project_id: str,
         operations: Sequence[Operation | str],
-        actions: Iterable[str],
+        actions: Iterable[str] | None = None,
     ) -> tuple[Operation, ...]:
-        """Wait for Neon operations; past `stall_after`, say so (Stalled, OperationOverdue), keep waiting."""
+        """Wait for a flow's Neon operations: one listing of the project's operations per poll (not one GET
+        per operation), at the pace learned for their kind (`actions`; default: those of `operations`).
+        Past `stall_after`, say so (Stalled, OperationOverdue) and keep waiting."""
+        if actions is None:
+            actions = (op.action for op in operations if isinstance(op, Operation))
         actions = tuple(actions)
         bound = self.stall_after(actions)
 
@@ -97,6 +116,7 @@ class Flow(ABC):
                 operations,
                 timeout=self.runtime.settings.operation_timeout,
                 pace=self.runtime.pace,
+                listing=True,
             )
         finally:
             watch.cancel()

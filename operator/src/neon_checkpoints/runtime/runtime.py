@@ -7,7 +7,9 @@ import functools
 from dataclasses import dataclass, field
 
 from neon_api import AsyncNeonClient, OperationPace
+from neon_api.budget import BudgetLimits, KeyShares
 from neon_checkpoints.meta import MetaStore
+from neon_checkpoints.runtime.branch_ids import BranchIds
 from neon_checkpoints.runtime.credentials import Credentials, neon_client
 from neon_checkpoints.runtime.kube import Kube
 from neon_checkpoints.runtime.metrics import Metrics
@@ -35,6 +37,10 @@ class Runtime:
     metrics: Metrics = field(repr=False)
     # By resource uid: a schedule's spec edit wakes its daemon at once.
     wakers: dict[str, Waker] = field(default_factory=dict, repr=False)
+    # Branch ids by name per project, for checkpoints (branch_ids.py says when an entry is trusted).
+    branch_ids: BranchIds = field(default_factory=lambda: BranchIds(300.0), repr=False)
+    # Per API key: the request budget and the GETs in flight, shared by every client of that key.
+    shares: KeyShares = field(default_factory=lambda: KeyShares(BudgetLimits()), repr=False)
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -45,17 +51,19 @@ class Runtime:
             await store.close()
             raise
         metrics = Metrics()
-        neon = neon_client(settings, settings.neon_api_key, metrics)
+        shares = KeyShares(settings.api_budget)
+        connect = functools.partial(neon_client, settings, shares, observer=metrics)
+        neon = connect(settings.neon_api_key)
         return cls(
             settings=settings,
             store=store,
             kube=kube,
             neon=neon,
-            credentials=Credentials(
-                kube, store, neon, functools.partial(neon_client, settings, observer=metrics)
-            ),
+            credentials=Credentials(kube, store, neon, connect),
             pace=OperationPace(settings.operation_poll_interval, observer=metrics),
             metrics=metrics,
+            branch_ids=BranchIds(settings.branch_cache_ttl),
+            shares=shares,
         )
 
     async def close(self) -> None:

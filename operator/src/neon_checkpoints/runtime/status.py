@@ -136,5 +136,12 @@ class StatusWriter(Generic[P, S]):
         self.status.update(update)
         self._kube.event(self._body, type="Warning", reason=reason, message=message)
 
+    async def note(self, **fields: Any) -> None:
+        """Write `fields` alone: no phase, condition or Event (a marker such as `createPending`)."""
+        await self._kube.patch_status(
+            self._plural, self._body.metadata.namespace or "", self._body.metadata.name or "", fields
+        )
+        self.status.update(fields)
+
     def get(self, key: str) -> Any:
         return self.status.get(key)

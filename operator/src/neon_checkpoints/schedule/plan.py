@@ -154,7 +154,8 @@ def select_for_deletion(
 
     - Only settled Checkpoints (Ready or Failed) are candidates: one still being created is neither counted
       nor removed, so a slow snapshot never pushes out a good one.
-    - Ready: all but the newest `keepLast`, and any older than `maxAge` (by scheduled time).
+    - Ready: any older than `maxAge` (by scheduled time), and, once any of `keepLast`, `keepHourly`,
+      `keepDaily` is set, every one no tier keeps (`kept_by_tiers`).
     - Failed: once a newer Ready one exists (it replaces what the failed run should have made), or when
       older than `maxAge`.
     - Never one that an in-progress restore refers to, or one already being deleted.
@@ -166,11 +167,12 @@ def select_for_deletion(
     )
     ready = [c for c in live if c.phase == "Ready"]
     newest_ready = ready[0].scheduled_time if ready else None
+    kept = kept_by_tiers(ready, retention)
     doomed: list[OwnedCheckpoint] = []
     for checkpoint in live:
         too_old = retention.max_age is not None and now - checkpoint.scheduled_time > retention.max_age
         if checkpoint.phase == "Ready":
-            beyond_count = retention.keep_last is not None and ready.index(checkpoint) >= retention.keep_last
+            beyond_count = retention.tiered and checkpoint.name not in kept
             superseded = False
         else:
             beyond_count = False
@@ -178,6 +180,57 @@ def select_for_deletion(
         if (too_old or beyond_count or superseded) and checkpoint.name not in protected:
             doomed.append(checkpoint)
     return tuple(c.name for c in reversed(doomed))
+
+
+def _hour(moment: dt.datetime) -> tuple[int, ...]:
+    utc = moment.astimezone(dt.UTC)
+    return (utc.year, utc.month, utc.day, utc.hour)
+
+
+def _day(moment: dt.datetime) -> tuple[int, ...]:
+    utc = moment.astimezone(dt.UTC)
+    return (utc.year, utc.month, utc.day)
+
+
+def kept_by_tiers(ready: list[OwnedCheckpoint], retention: Retention) -> set[str]:
+    """Names the tiers keep, from Ready Checkpoints newest first: the newest `keepLast`, and the newest of
+    each of the latest `keepHourly` hours and `keepDaily` days (UTC) that have one."""
+    kept = {c.name for c in ready[: retention.keep_last or 0]}
+    for count, period in ((retention.keep_hourly, _hour), (retention.keep_daily, _day)):
+        periods: set[tuple[int, ...]] = set()
+        for checkpoint in ready:
+            if not count:
+                break
+            key = period(checkpoint.scheduled_time)
+            if key in periods:
+                continue
+            if len(periods) >= count:
+                break
+            periods.add(key)
+            kept.add(checkpoint.name)
+    return kept
+
+
+def select_for_cap(
+    checkpoints: Iterable[OwnedCheckpoint],
+    *,
+    max_snapshots: int,
+    held: int,
+    room: int,
+    protected: frozenset[str] = frozenset(),
+) -> tuple[str, ...]:
+    """Ready Checkpoints to delete, oldest first, so that the project's `held` manual snapshots plus `room`
+    new ones stay within `max_snapshots` (the plan's cap). Never one a restore still needs, never the
+    newest Ready one; fewer than needed when nothing else is expendable."""
+    excess = held + room - max_snapshots
+    if excess <= 0:
+        return ()
+    ready = sorted(
+        (c for c in checkpoints if c.phase == "Ready" and not c.deleting),
+        key=lambda c: (c.scheduled_time, c.name),
+    )
+    expendable = [c.name for c in ready[:-1] if c.name not in protected]
+    return tuple(expendable[:excess])
 
 
 def last_run_of(checkpoints: Iterable[OwnedCheckpoint], recorded: dt.datetime | None) -> dt.datetime | None:

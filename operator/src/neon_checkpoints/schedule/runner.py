@@ -16,8 +16,10 @@ import kopf
 
 from neon_checkpoints.checkpoint.holds import held_in
 from neon_checkpoints.core.conditions import Progress, set_condition, set_progress
+from neon_checkpoints.core.secrets import secret_ref
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.names import CHECKPOINT_SCHEDULES, CHECKPOINTS, SCHEDULE_UID_LABEL
+from neon_checkpoints.runtime.errors import EXPECTED
 from neon_checkpoints.runtime.kube import AlreadyExists, KubeError
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.schedule.observe import owned_checkpoint
@@ -27,6 +29,7 @@ from neon_checkpoints.schedule.plan import (
     checkpoint_manifest,
     last_run_of,
     plan_run,
+    select_for_cap,
     select_for_deletion,
 )
 from neon_checkpoints.schedule.spec import InvalidSchedule, ScheduleSpec
@@ -83,6 +86,8 @@ class ScheduleRunner:
             now=now,
         )
         update: dict[str, Any] = {"schedule": spec.trigger.describe()}
+        if plan.due is not None and spec.retention.max_snapshots is not None:
+            await self._make_room(spec, spec.retention.max_snapshots, owned)
         if plan.due is not None:
             made = await self._run(spec, plan.due, plan.skipped_runs, last_run)
             # Recorded even when skipped (name taken), so the run is not attempted again.
@@ -112,6 +117,32 @@ class ScheduleRunner:
             reason, message = "Scheduled", f"next run at {rfc3339(plan.next_run)}"
         await self._report(True, reason, message, **update)
         return self._sleep(plan.next_run, now)
+
+    async def _make_room(self, spec: ScheduleSpec, cap: int, owned: list[OwnedCheckpoint]) -> None:
+        """Before a run: delete the oldest expendable Checkpoints so that the project's manual snapshots
+        plus the run's stay within `cap` (their deletion handlers delete the snapshots, under the project
+        lock the run's create also takes; should the create still come first, Neon refuses it and it is
+        retried as SnapshotLimitReached)."""
+        project = str(spec.template["projectId"])
+        try:
+            async with self.runtime.credentials.client(self.ref.namespace, secret_ref(spec.template)) as neon:
+                held = sum(1 for snapshot in await neon.list_snapshots(project) if snapshot.manual)
+        except EXPECTED as exc:
+            self.logger.warning("retention: cannot count project %s's snapshots: %s", project, exc)
+            return
+        protected = await held_in(self.kube, self.ref.namespace)
+        doomed = select_for_cap(owned, max_snapshots=cap, held=held, room=1, protected=protected)
+        for name in doomed:
+            if await self.kube.delete(CHECKPOINTS, self.ref.namespace, name):
+                self.logger.info("retention: deleted Checkpoint %s (project at %d of %d)", name, held, cap)
+                self.kube.event(
+                    self.body,
+                    type="Normal",
+                    reason="RetentionDeleted",
+                    message=f"deleted {name}: project {project} holds {held} of its {cap} snapshots",
+                )
+        gone = set(doomed)
+        owned[:] = [c for c in owned if c.name not in gone]
 
     async def _run(
         self, spec: ScheduleSpec, due: dt.datetime, skipped: bool, last_run: dt.datetime | None

@@ -14,6 +14,9 @@ from neon_checkpoints.schedule.cron import CronError, Every, Trigger, parse_cron
 
 # Neon keeps at most 100 manual snapshots per project on paid plans (neon-api.md).
 KEEP_LAST_MAX = 100
+KEEP_HOURLY_MAX = 24 * 7
+KEEP_DAILY_MAX = 366
+MAX_SNAPSHOTS_MAX = 10_000
 _TEMPLATE_FIELDS = ("projectId", "branch", "source", "deletionPolicy", "ttl", "credentialsSecretRef")
 
 
@@ -25,6 +28,23 @@ class InvalidSchedule(InvalidSpec):
 class Retention:
     keep_last: int | None = None
     max_age: dt.timedelta | None = None
+    keep_hourly: int | None = None
+    keep_daily: int | None = None
+    # The project's manual-snapshot cap this schedule keeps under (Neon: 1 Free, 100 paid).
+    max_snapshots: int | None = None
+
+    @property
+    def tiered(self) -> bool:
+        return any(n is not None for n in (self.keep_last, self.keep_hourly, self.keep_daily))
+
+
+def _count(retention: Mapping[str, Any], key: str, maximum: int) -> int | None:
+    value = retention.get(key)
+    if value is not None and (
+        not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum
+    ):
+        raise InvalidSchedule(f"spec.retention.{key} must be from 1 to {maximum}, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -56,15 +76,15 @@ class ScheduleSpec:
         retention = spec.get("retention") or {}
         if not isinstance(retention, Mapping):
             raise InvalidSchedule("spec.retention must be an object")
-        keep_last = retention.get("keepLast")
-        if keep_last is not None and (
-            not isinstance(keep_last, int)
-            or isinstance(keep_last, bool)
-            or not 1 <= keep_last <= KEEP_LAST_MAX
-        ):
-            raise InvalidSchedule(
-                f"spec.retention.keepLast must be from 1 to {KEEP_LAST_MAX}, got {keep_last!r}"
+        counts = {
+            key: _count(retention, key, maximum)
+            for key, maximum in (
+                ("keepLast", KEEP_LAST_MAX),
+                ("keepHourly", KEEP_HOURLY_MAX),
+                ("keepDaily", KEEP_DAILY_MAX),
+                ("maxSnapshotsPerProject", MAX_SNAPSHOTS_MAX),
             )
+        }
         try:
             max_age = parse_duration(retention["maxAge"]) if retention.get("maxAge") else None
         except DurationError as exc:
@@ -72,6 +92,12 @@ class ScheduleSpec:
         return cls(
             trigger=trigger,
             template={k: template_spec[k] for k in _TEMPLATE_FIELDS if k in template_spec},
-            retention=Retention(keep_last, max_age),
+            retention=Retention(
+                counts["keepLast"],
+                max_age,
+                counts["keepHourly"],
+                counts["keepDaily"],
+                counts["maxSnapshotsPerProject"],
+            ),
             suspend=bool(spec.get("suspend", False)),
         )

@@ -25,6 +25,7 @@ class TimelineEntry:
     phase: str
     detail: str
     parent: str
+    snapshot_id: str | None = None
 
 
 def _source_summary(source: dict[str, Any]) -> str:
@@ -56,6 +57,7 @@ def build_timeline(
             phase=c.phase,
             detail=_source_summary(c.source) + _code_summary(c.workloads),
             parent=names.get(c.parent_checkpoint_id, "-") if c.parent_checkpoint_id else "-",
+            snapshot_id=c.snapshot_id,
         )
         for c in checkpoints
     ]

@@ -41,6 +41,7 @@ class Snapshots(Resource):
     async def create_snapshot(self, request: web.Request) -> web.Response:
         pid, bid = request.match_info["project_id"], request.match_info["branch_id"]
         q = request.query  # a JSON body is ignored, as on Neon
+        self._check_cap(pid)
         snap, ops = snapshots.create_snapshot(
             self.model,
             pid,
@@ -60,6 +61,20 @@ class Snapshots(Resource):
         snapshots.mark_captured(self.model, snap.id, timing.lsn)
         self.changed(pid)
         return ok({"snapshot": snapshot_view(snap), "operations": operations_view(ops)})
+
+    def _check_cap(self, project_id: str) -> None:
+        """The plan's manual-snapshot limit (faults.py `snapshot_cap`). Neon's exact status and text are not
+        documented (neon-api.md §6.4): 422 with a message naming the limit, in Neon's error shape."""
+        cap = self.executor.faults.config.snapshot_cap
+        if not cap:
+            return
+        held = sum(1 for s in snapshots.snapshots_of(self.model, project_id) if s.manual)
+        if held >= cap:
+            raise EmulatorError(
+                422,
+                f"snapshot limit reached: the project already has {held} manual snapshots and the plan "
+                f"allows {cap}; delete a snapshot to take another",
+            )
 
     async def list_snapshots(self, request: web.Request) -> web.Response:
         found = snapshots.snapshots_of(self.model, request.match_info["project_id"])
