@@ -13,11 +13,12 @@ from typing import Literal
 
 from neon_checkpoints.ui.model import AppView
 
-STEP = 96  # between two events
+STEP = 112  # between two events
 PAD = 48
 AXIS = 96  # y of the checkpoints
 RESTORE_Y = AXIS + 78
-HEIGHT = RESTORE_Y + 44
+HEIGHT = RESTORE_Y + 62
+LABEL_CHARS = 14  # longer names are cut in the picture (the title and the lists below carry them whole)
 NODE_R = 11
 
 PHASE_CLASSES = {
@@ -44,6 +45,7 @@ class Node:
     label: str
     title: str  # the accessible name and tooltip
     production: bool = False
+    label_y: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Picture:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     description: str  # the text alternative of the whole picture
+    axis: int = AXIS
 
 
 def layout(app: AppView) -> Picture:
@@ -78,9 +81,10 @@ def layout(app: AppView) -> Picture:
                 AXIS,
                 "square" if c.schedule else "circle",
                 phase_class(c.phase),
-                c.name,
+                _cut(c.name),
                 f"checkpoint {c.name}: {c.phase}{made}{prod}",
                 production=c.name == app.production,
+                label_y=AXIS + 5,
             )
         )
         if c.parent and ("checkpoint", c.parent) in xs:
@@ -93,7 +97,7 @@ def layout(app: AppView) -> Picture:
                     "lineage",
                 )
             )
-    for r in app.restores:
+    for i, r in enumerate(app.restores):
         x = xs[("restore", r.name)]
         target = app.undo_targets.get(r.name) if r.mode == "Undo" else r.checkpoint
         what = f"undo of {r.undo_of}" if r.mode == "Undo" else f"{r.mode} of {r.checkpoint or '?'}"
@@ -105,8 +109,9 @@ def layout(app: AppView) -> Picture:
                 RESTORE_Y,
                 "diamond",
                 phase_class(r.phase),
-                r.name,
+                _cut(r.name),
                 f"restore {r.name}: {what}, {r.phase}",
+                label_y=RESTORE_Y + (30 if i % 2 == 0 else 48),  # alternate rows: neighbours never overlap
             )
         )
         if target and ("checkpoint", target) in xs:
@@ -118,11 +123,15 @@ def layout(app: AppView) -> Picture:
                 Edge(
                     kind,
                     f"M{x},{RESTORE_Y - NODE_R} C{x},{AXIS + 40} {xt},{AXIS + 52} {xt},{AXIS + NODE_R + 4}",
-                    kind,
+                    f"edge-{kind}",
                 )
             )
     width = max(320, PAD * 2 + max(0, len(app.events) - 1) * STEP)
     return Picture(width, HEIGHT, tuple(nodes), tuple(edges), describe(app))
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
 
 
 def describe(app: AppView) -> str:

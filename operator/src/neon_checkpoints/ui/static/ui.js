@@ -11,6 +11,12 @@ function every(ms, tick) {
   setTimeout(loop, ms);
 }
 
+// The newest events are on the right: show them first when the picture is wider than the window.
+function showLatest() {
+  const picture = document.getElementById("picture");
+  if (picture) picture.scrollLeft = picture.scrollWidth;
+}
+
 function pollLive(live) {
   const ms = Number(live.dataset.pollMs) || 2000;
   every(ms, async () => {
@@ -21,8 +27,12 @@ function pollLive(live) {
     const html = await answer.text();
     // Keep keyboard focus where it was across the swap.
     const focused = document.activeElement && live.contains(document.activeElement) ? document.activeElement.id : null;
+    const old = document.getElementById("picture");
+    const atEnd = !old || old.scrollLeft + old.clientWidth >= old.scrollWidth - 4;
+    const left = old ? old.scrollLeft : 0;
     live.innerHTML = html;
     live.dataset.version = version;
+    if (atEnd) showLatest(); else document.getElementById("picture").scrollLeft = left;
     if (focused) { const again = document.getElementById(focused); if (again) again.focus(); }
   });
 }
@@ -56,7 +66,7 @@ function pollProgress(box) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
-  if (live) pollLive(live);
+  if (live) { showLatest(); pollLive(live); }
   const box = document.getElementById("progress");
   if (box) pollProgress(box);
 });
