@@ -4,10 +4,12 @@ the CheckpointRestore each action creates, and who may act (CSRF, origin, host).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from neon_checkpoints import ui
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
 from neon_checkpoints.names import SCHEDULE_LABEL
 from neon_checkpoints.ui import csrf, manifests
@@ -182,3 +184,12 @@ def test_an_action_needs_same_origin_a_session_and_its_token(
 )  # fmt: skip
 def test_only_the_served_host_names_are_answered(host: str | None, allowed: bool) -> None:
     assert csrf.host_allowed(host, csrf.LOOPBACK_HOSTS) is allowed
+
+
+def test_lineage_arcs_join_each_checkpoint_to_its_parent_and_every_class_drawn_is_styled() -> None:
+    restores = [restore_row(1, "back-to-v1", 1, 3), restore_row(2, "peek-v2", 2, 4, mode="Preview")]
+    picture = layout(build_app(P, "apps", ROWS, restores, [], []))
+    assert [e.kind for e in picture.edges] == ["lineage", "lineage", "restore", "preview"]
+    styles = (Path(ui.__file__).parent / "static" / "ui.css").read_text()
+    for css in {e.css for e in picture.edges} | {f"phase-{n.css}" for n in picture.nodes}:
+        assert f".{css} " in styles or f".{css}," in styles, f"{css} has no style: it would not be seen"

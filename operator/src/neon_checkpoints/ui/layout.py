@@ -89,13 +89,12 @@ def layout(app: AppView) -> Picture:
         )
         if c.parent and ("checkpoint", c.parent) in xs:
             x0 = xs[("checkpoint", c.parent)]
-            lift = 18 + (x - x0) // 6
+            lift = 22 + (x - x0) // 5
+            top = AXIS - NODE_R + 3
             edges.append(
                 Edge(
-                    "lineage",
-                    f"M{x0},{AXIS - NODE_R} Q{(x0 + x) // 2},{AXIS - NODE_R - lift} {x},{AXIS - NODE_R}",
-                    "lineage",
-                )
+                    "lineage", f"M{x0 + 8},{top} Q{(x0 + x) // 2},{top - lift} {x - 8},{top}", "edge-lineage"
+                ),
             )
     for i, r in enumerate(app.restores):
         x = xs[("restore", r.name)]
