@@ -376,6 +376,9 @@ def keep_instructions(env: LocalEnvironment, result: DemoResult) -> str:
           psql "$(cat {env.workdir / "app-database-url"})" -c 'SELECT * FROM contacts'
           META_DATABASE_URL="$(cat {env.workdir / "meta-database-url"})" \\
             {tools.console_script("neon-checkpoints")} timeline --project-id {result.project_id}
+          The timeline page (preview, restore, undo with your kubeconfig; open the URL it prints):
+          META_DATABASE_URL="$(cat {env.workdir / "meta-database-url"})" \\
+            {tools.console_script("neon-checkpoints")} ui --namespace {APP_NAMESPACE}
         Logs: {env.workdir}/*.log
         Stop it:  {tools.VENV_BIN / "python"} -m devenv.environment down {env.workdir}
         """)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, only when one is missing (a warm run costs a dpkg query).
 set -euo pipefail
-PACKAGES=(postgresql postgresql-contrib btrfs-progs openssl)
+# chromium + chromium-driver: the ui's browser test (tests/e2e/ui), driven by Selenium.
+PACKAGES=(postgresql postgresql-contrib btrfs-progs openssl chromium chromium-driver)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

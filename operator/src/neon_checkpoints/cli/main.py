@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from neon_checkpoints.cli import operator, schema, status, timeline
+from neon_checkpoints.cli import operator, schema, status, timeline, ui
 
 # Modules exposing `register(subparsers)`; each sets `func(args) -> int` on its parser.
-SUBCOMMANDS = (operator, timeline, status, schema)
+SUBCOMMANDS = (operator, timeline, status, schema, ui)
 
 
 def build_parser() -> argparse.ArgumentParser:

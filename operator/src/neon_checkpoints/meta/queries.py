@@ -63,3 +63,11 @@ async def has_timeline(conn: AsyncConnection[Any]) -> bool:
     cur = await conn.execute("SELECT to_regclass('checkpoints') IS NOT NULL")
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+async def list_project_ids(conn: AsyncConnection[Any], namespace: str) -> list[str]:
+    """The Neon projects that have checkpoints recorded from this namespace."""
+    cur = await conn.execute(
+        "SELECT DISTINCT project_id FROM checkpoints WHERE namespace = %s ORDER BY project_id", (namespace,)
+    )
+    return [str(row[0]) for row in await cur.fetchall()]

@@ -70,7 +70,7 @@ def show_json(label: CheckpointLabel, schemas: Mapping[str, CapturedSchema]) -> 
     return json.dumps(body, indent=2) + "\n"
 
 
-def _database_lines(found: DatabaseDiff) -> list[str]:
+def database_lines(found: DatabaseDiff) -> list[str]:
     head = f"database {found.database}"
     if found.only_in == "a":
         head += " (only in A)"
@@ -99,7 +99,7 @@ def _database_lines(found: DatabaseDiff) -> list[str]:
 def render_diff(a: CheckpointLabel, b: CheckpointLabel, diff: SchemaDiff) -> str:
     lines = [f"schema diff from A = {a} to B = {b}"]
     for found in diff.databases:
-        lines += _database_lines(found)
+        lines += database_lines(found)
     text = "\n".join(lines) + "\n"
     for found in diff.databases:
         text += found.sql_diff

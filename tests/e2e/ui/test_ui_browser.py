@@ -1,0 +1,181 @@
+"""The page in a real headless browser (Debian's chromium, Selenium) against the real operator, apiserver,
+emulator and meta database: the timeline shows three checkpoints and a restore; Preview v1 and Restore v1 are
+confirmed from their YAML, their progress is followed without a reload until Succeeded, production is back at
+v1 (on the page and in the app's own database); a form on another origin is refused and creates nothing.
+Screenshots at 1280x800 and phone size are saved in the test's tmp dir."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from devenv.ui_process import UiProcess, running_ui
+from tests.e2e.restore.conftest import RestoreHarness, columns, contacts
+from tests.e2e.restore.test_restore_story import V1, V2, V3, migrate
+
+pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres, pytest.mark.slow]
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def svg_nodes(driver: webdriver.Chrome, kind: str) -> list[str]:
+    return [
+        e.get_attribute("data-name") or ""
+        for e in driver.find_elements(By.CSS_SELECTOR, f"svg a.node.{kind}")
+    ]
+
+
+def production(driver: webdriver.Chrome) -> str:
+    return driver.find_element(By.ID, "production-at").text
+
+
+def no_horizontal_scroll(driver: webdriver.Chrome) -> bool:
+    """The page fits the window (only the timeline picture may scroll inside its own box)."""
+    return bool(driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def act(driver: webdriver.Chrome, link_id: str, shown: str) -> str:
+    """Press an action with the keyboard, check the YAML shown, confirm; returns the restore's name."""
+    link = driver.find_element(By.ID, link_id)
+    link.send_keys(Keys.ENTER)  # a link: reachable and pressed with the keyboard
+    until(lambda: driver.find_elements(By.ID, "manifest"), "the confirm page")
+    manifest = driver.find_element(By.ID, "manifest").text
+    assert "kind: CheckpointRestore" in manifest and shown in manifest, manifest
+    name = driver.find_element(By.CSS_SELECTOR, "form.confirm input[name=name]").get_attribute("value") or ""
+    assert f"name: {name}" in manifest
+    driver.find_element(By.ID, "confirm").send_keys(Keys.ENTER)
+    until(lambda: driver.find_elements(By.ID, "progress"), "the progress page")
+    # Followed without a reload: a mark left on the page survives until the phase says Succeeded.
+    driver.execute_script("window.__stillHere = true")
+    until(lambda: driver.find_element(By.ID, "phase").text in ("Succeeded", "Failed"), f"{name} to finish")
+    assert driver.find_element(By.ID, "phase").text == "Succeeded", driver.page_source
+    assert driver.execute_script("return window.__stillHere === true"), "the progress page reloaded"
+    assert "Succeeded" in driver.find_element(By.ID, "conditions").text
+    return name
+
+
+@pytest.fixture
+def other_origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Another origin on loopback (same host, another port) serving whatever page the test writes."""
+    root = tmp_path / "other-origin"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_page_previews_and_restores_v1_in_a_real_browser(
+    restores: RestoreHarness,
+    browser: webdriver.Chrome,
+    other_origin: tuple[str, Path],
+    tmp_path: Path,
+) -> None:
+    h = restores.h
+    project = h.create_project()
+    app = restores.app_uri(project)
+    h.start_operator()
+    states = {}
+    for version, statements in (("v1", V1), ("v2", V2), ("v3", V3)):
+        migrate(app, statements)
+        states[version] = (columns(app), contacts(app))
+        restores.checkpoint(project, version, f"commit-{version}")
+    restores.restore("back-to-v2", "v2")
+    restores.wait_restore("back-to-v2")
+
+    ui: UiProcess
+    with running_ui(
+        kubeconfig=h.kube.kubeconfig,
+        meta_database_url=h.meta_dsn,
+        namespace=h.namespace,
+        log_path=tmp_path / "ui.log",
+        args=["--poll-seconds", "0.5"],
+    ) as ui:
+        browser.get(ui.url)
+        browser.find_element(By.LINK_TEXT, project).click()
+        until(lambda: browser.find_elements(By.ID, "timeline"), "the timeline")
+        assert svg_nodes(browser, "checkpoint") == ["v1", "v2", "v3"]
+        assert svg_nodes(browser, "restore") == ["back-to-v2"]
+        assert production(browser) == "v2"
+        description = browser.find_element(By.ID, "timeline-desc").get_attribute("textContent") or ""
+        assert "Finalize restore back-to-v2 back to v2 (Succeeded)." in description
+        assert browser.find_element(By.CSS_SELECTOR, "#checkpoint-v1 .src-commit").text == "commit-v1"
+        browser.save_screenshot(str(tmp_path / "timeline-1280x800.png"))
+
+        preview = act(browser, "act-preview-v1", "mode: Preview")
+        browser.find_element(By.ID, "back").click()
+        assert production(browser) == "v2", "a preview leaves production alone"
+
+        # The timeline updates by itself: a restore made elsewhere appears without a reload.
+        browser.execute_script("window.__stillHere = true")
+        restores.restore(
+            "elsewhere-to-v3", "v3", example="checkpointrestore-preview.yaml", previewSecretName="v3-preview"
+        )
+        until(lambda: "elsewhere-to-v3" in svg_nodes(browser, "restore"), "the new restore on the page")
+        assert browser.execute_script("return window.__stillHere === true"), "the timeline page reloaded"
+
+        restored = act(browser, "act-restore-v1", "mode: Finalize")
+        browser.find_element(By.ID, "back").click()
+        assert production(browser) == "v1"
+        assert svg_nodes(browser, "restore") == ["back-to-v2", preview, "elsewhere-to-v3", restored]
+        assert (columns(app), contacts(app)) == states["v1"], "the app's own connection string serves v1"
+        assert no_horizontal_scroll(browser)
+        browser.save_screenshot(str(tmp_path / "restored-1280x800.png"))
+
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+        )
+        browser.refresh()
+        until(lambda: browser.find_elements(By.ID, "timeline"), "the timeline on a phone")
+        assert no_horizontal_scroll(browser), "readable on a phone without scrolling sideways"
+        assert browser.find_element(By.ID, "act-restore-v3").is_displayed()
+        browser.save_screenshot(str(tmp_path / "restored-390x844.png"))
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+        # Another origin's form, even carrying this session's real token, is refused and creates nothing.
+        browser.get(f"{ui.url}apps/{project}/plan?action=restore&target=v3")
+        token = browser.find_element(By.CSS_SELECTOR, "input[name=csrf_token]").get_attribute("value")
+        origin, root = other_origin
+        (root / "attack.html").write_text(
+            f"""<!doctype html><form id="f" method="post" action="{ui.url}apps/{project}/restores">
+            <input name="csrf_token" value="{token}"><input name="action" value="restore">
+            <input name="target" value="v3"><input name="name" value="evil-v3"></form>
+            <script>document.getElementById("f").submit()</script>"""
+        )
+        browser.get(f"{origin}/attack.html")
+        until(lambda: browser.find_elements(By.ID, "error"), "the refusal")
+        assert "Refused: the request comes from another origin" in browser.find_element(By.ID, "error").text
+        assert h.kubectl("get", "checkpointrestore", "evil-v3", check=False).returncode != 0
+    print(f"screenshots: {sorted(p.name for p in tmp_path.glob('*.png'))} in {tmp_path}")
