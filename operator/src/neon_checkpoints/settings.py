@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from neon_checkpoints.core.secrets import redact_dsn
+from neon_checkpoints.core.tenancy import TENANCY_MODES, TenancyMode
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
 CRASH_POINTS = frozenset({"snapshot-accepted", "restore-accepted"})
@@ -21,6 +22,7 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RESYNC = "NEON_CHECKPOINTS_SCHEDULE_RESYNC"
 KEEP_OLD_BRANCHES = "NEON_CHECKPOINTS_KEEP_OLD_BRANCHES"
+TENANCY = "NEON_CHECKPOINTS_TENANCY"
 
 
 class SettingsError(ValueError):
@@ -50,6 +52,9 @@ class Settings:
     resync: float = 30.0
     # Keep only the newest N `(old)` branches per project; None: keep every one.
     keep_old_branches: int | None = None
+    # Which projects each namespace may use (core/tenancy.py): `enforced` needs the Namespace's annotations,
+    # `open` (single-tenant) lets any namespace use any project with the default key.
+    tenancy: TenancyMode = "enforced"
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
 
@@ -64,7 +69,7 @@ class Settings:
             f"log_level={self.log_level!r}, operation_timeout={self.operation_timeout!r}, "
             f"project_lock_wait={self.project_lock_wait!r}, meta_pool_size={self.meta_pool_size!r}, "
             f"resync={self.resync!r}, keep_old_branches={self.keep_old_branches!r}, "
-            f"crash_after={self.crash_after!r})"
+            f"tenancy={self.tenancy!r}, crash_after={self.crash_after!r})"
         )
 
     @classmethod
@@ -132,6 +137,10 @@ class Settings:
             else:
                 problems.append(f"{KEEP_OLD_BRANCHES} must be a whole number >= 0, got {raw_keep!r}")
 
+        tenancy = text(TENANCY, "enforced") or "enforced"
+        if tenancy not in TENANCY_MODES:
+            problems.append(f"{TENANCY} must be one of {', '.join(TENANCY_MODES)}, got {tenancy!r}")
+
         crash_after = text("NEON_CHECKPOINTS_CRASH_AFTER")
         if crash_after is not None and crash_after not in CRASH_POINTS:
             problems.append(
@@ -153,6 +162,7 @@ class Settings:
             meta_pool_size=int(pool_size),
             resync=resync,
             keep_old_branches=keep_old,
+            tenancy="open" if tenancy == "open" else "enforced",
             crash_after=crash_after,
         )
 

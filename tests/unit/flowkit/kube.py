@@ -65,6 +65,8 @@ class FakeKube(Kube):
         self.secret_labels: dict[tuple[str, str], Mapping[str, str]] = {}
         self.patches: list[tuple[str, str, dict[str, Any]]] = []
         self.events: list[PostedEvent] = []
+        # Namespace name -> its annotations (the tenancy policy); absent: a Namespace without any.
+        self.namespaces: dict[str, dict[str, str]] = {}
 
     async def close(self) -> None:
         return None
@@ -133,6 +135,9 @@ class FakeKube(Kube):
 
     def event(self, body: kopf.Body, *, type: str, reason: str, message: str) -> None:
         self.events.append(PostedEvent(type, reason, message))
+
+    async def namespace_annotations(self, name: str) -> dict[str, str]:
+        return dict(self.namespaces.get(name) or {})
 
     async def read_secret_value(self, namespace: str, name: str, key: str) -> str:
         data = self.secrets.get((namespace, name))

@@ -31,6 +31,7 @@ from neon_checkpoints.checkpoint.plan import (
 )
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.core.verdicts import Verdict
 from neon_checkpoints.meta import CheckpointRecord
@@ -38,6 +39,7 @@ from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
+from neon_checkpoints.runtime.kube import SecretUnavailable
 from neon_checkpoints.runtime.status import PhaseRules
 
 CHECKPOINT_PHASES: PhaseRules[Phase, Step] = PhaseRules(
@@ -62,7 +64,7 @@ class CheckpointFlow(Flow):
         if self.status.phase is None:
             await self.status.record(Step.RECEIVED, "Received", f"snapshotting Neon project {project}")
         try:
-            async with self._client(spec.credentials) as client, self._project_lock(project):
+            async with self._client(spec.project_id, spec.credentials) as client, self._project_lock(project):
                 await self._create(spec, client)
         except EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
@@ -179,7 +181,7 @@ class CheckpointFlow(Flow):
     async def _move_expiry(self, spec: CheckpointSpec, change: ChangeExpiry) -> None:
         snapshot_id: str = self.status.get("snapshotId")
         try:
-            async with self._client(spec.credentials) as client:
+            async with self._client(spec.project_id, spec.credentials) as client:
                 await client.update_snapshot(spec.project_id, snapshot_id, expires_at=change.expires_at)
             await self.runtime.store.set_checkpoint_expiry(self.uid, change.expires_at)
         except EXPECTED as exc:
@@ -199,33 +201,45 @@ class CheckpointFlow(Flow):
     # -- delete ---------------------------------------------------------------------------------------
 
     async def delete(self) -> None:
+        """Delete the snapshot (deletionPolicy Delete) and let the resource go. What only waits (Neon or the
+        apiserver briefly away) is retried soon; what cannot be done at all (no readable key, a project the
+        namespace may not use, a refusal) never holds the resource: it goes, and a Warning Event and the
+        operator log name the snapshot left in Neon."""
         try:
             spec = CheckpointSpec.from_dict(self.body.spec)
         except InvalidSpec:
             spec = None
-        # A create that failed before Neon accepted a snapshot owes no cleanup there (and its cause, e.g. a
-        # wrong key or project, would block the deletion forever).
+        # A create that failed before Neon accepted a snapshot owes no cleanup there.
         never_snapshotted = self.status.phase is Phase.FAILED and not self.status.get("snapshotId")
         await self.status.record(Step.DELETE_REQUESTED, "Deleting", "deleting the checkpoint")
         try:
             if spec is not None and spec.deletion_policy == "Delete" and not never_snapshotted:
-                async with self._client(spec.credentials) as client, self._project_lock(spec.project_id):
-                    await self._delete_snapshot(spec, client)
+                try:
+                    async with (
+                        self._client(spec.project_id, spec.credentials) as client,
+                        self._project_lock(spec.project_id),
+                    ):
+                        await self._delete_snapshot(spec, client)
+                except (ProjectNotAllowed, SecretUnavailable, errors.NeonClientError) as exc:
+                    verdict = classify(exc, subject=f"Neon project {spec.project_id}")
+                    if verdict.retry:
+                        raise
+                    self._left_behind(spec, verdict)
             await self.runtime.store.mark_checkpoint_deleted(self.uid)
         except EXPECTED as exc:
             verdict = classify(exc, subject=f"Neon project {spec.project_id if spec else '?'}")
-            if not verdict.retry:
-                # The snapshot is owed a deletion: keep the finalizer and say how to let go.
-                verdict = Verdict(
-                    True,
-                    verdict.reason,
-                    f"{verdict.message}; the snapshot cannot be deleted until this is fixed "
-                    "(or set spec.deletionPolicy: Retain to keep it)",
-                    delay=10.0,
-                )
-            self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
+            self.logger.warning("deleting the checkpoint failed, retrying: %s", verdict.message)
             await self.status.record(Step.RETRYING, verdict.reason, verdict.message)
             raise to_kopf(verdict) from None
+
+    def _left_behind(self, spec: CheckpointSpec, verdict: Verdict) -> None:
+        snapshot = self.status.get("snapshotId") or names.snapshot_name(self.uid)
+        message = (
+            f"the Checkpoint goes, but its snapshot {snapshot} in Neon project {spec.project_id} "
+            f"may remain (delete it there): {verdict.message}"
+        )
+        self.logger.warning("%s", message)
+        self.runtime.kube.event(self.body, type="Warning", reason="SnapshotLeftBehind", message=message)
 
     async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
         try:

@@ -78,7 +78,7 @@ async def prune_for_restore(runtime: Runtime, keep: int, body: kopf.Body, logger
     key = await runtime.credentials.checkpoint_ref(namespace, spec.checkpoint, row.checkpoint_id)
     try:
         async with (
-            runtime.credentials.client(namespace, spec.credentials, key) as client,
+            runtime.credentials.client(namespace, project, spec.credentials, key) as client,
             runtime.store.locks.hold(project, wait=runtime.settings.project_lock_wait),
         ):
             result = await prune_old_branches(

@@ -10,17 +10,27 @@ import kopf
 import psycopg
 
 from neon_api import errors
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.verdicts import Verdict, is_refusal_status
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.runtime.kube import KubeError, SecretUnavailable
 
 # What a failing flow may raise and `classify` understands; anything else is a bug and propagates.
-EXPECTED = (errors.NeonError, psycopg.Error, ProjectBusy, KubeError, SecretUnavailable)
+EXPECTED = (
+    errors.NeonError,
+    psycopg.Error,
+    ProjectBusy,
+    KubeError,
+    SecretUnavailable,
+    ProjectNotAllowed,
+)
 
 
 def classify(exc: BaseException, *, subject: str) -> Verdict:
     """`subject` names what the failing call was about (e.g. "Neon project p-1"), for the message."""
     match exc:
+        case ProjectNotAllowed():
+            return Verdict(False, "ProjectNotAllowed", str(exc))
         case ProjectBusy():
             return Verdict(True, "Queued", str(exc), delay=1.0)
         case SecretUnavailable(reason=reason):

@@ -41,9 +41,12 @@ class Flow(ABC):
     async def _fail_or_retry(self, verdict: Verdict) -> NoReturn:
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
 
-    def _client(self, *chain: SecretRef | None) -> contextlib.AbstractAsyncContextManager[AsyncNeonClient]:
-        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`)."""
-        return self.runtime.credentials.client(self.namespace, *chain)
+    def _client(
+        self, project_id: str, *chain: SecretRef | None
+    ) -> contextlib.AbstractAsyncContextManager[AsyncNeonClient]:
+        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`), once
+        the namespace may use `project_id` with it (else `ProjectNotAllowed`)."""
+        return self.runtime.credentials.client(self.namespace, project_id, *chain)
 
     @contextlib.asynccontextmanager
     async def _project_lock(self, project_id: str) -> AsyncIterator[None]:

@@ -48,7 +48,9 @@ class Runtime:
             store=store,
             kube=kube,
             neon=neon,
-            credentials=Credentials(kube, store, neon, functools.partial(neon_client, settings)),
+            credentials=Credentials(
+                kube, store, neon, functools.partial(neon_client, settings), settings.tenancy
+            ),
             pace=OperationPace(settings.operation_poll_interval),
         )
 
