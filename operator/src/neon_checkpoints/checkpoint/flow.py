@@ -107,12 +107,7 @@ class CheckpointFlow(Flow):
             sourceBranchId=snapshot.source_branch_id,
             operations=recorded_ops,
         )
-        finished = await client.wait_for_operations(
-            project,
-            [op["id"] for op in recorded_ops],
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        finished = await self._wait(client, project, [op["id"] for op in recorded_ops])
         # Neon fills lsn/timestamp once the snapshot is complete.
         snapshot = await client.find_snapshot(project, name) or snapshot
         row = await self.runtime.store.upsert_checkpoint(
@@ -222,7 +217,9 @@ class CheckpointFlow(Flow):
                         await self._delete_snapshot(spec, client)
                 except (ProjectNotAllowed, SecretUnavailable, errors.NeonClientError) as exc:
                     verdict = classify(exc, subject=f"Neon project {spec.project_id}")
-                    if verdict.retry:
+                    # A Secret that is not there now will not appear for a resource being deleted
+                    # (and a Checkpoint that never had its key never had a snapshot either).
+                    if verdict.retry and not isinstance(exc, SecretUnavailable):
                         raise
                     self._left_behind(spec, verdict)
             await self.runtime.store.mark_checkpoint_deleted(self.uid)

@@ -225,12 +225,7 @@ class RestoreFlow(Flow):
                     f"resuming the restore of snapshot {snapshot_id} into branch {branch.id}",
                     snapshotId=snapshot_id,
                 )
-        finished = await client.wait_for_operations(
-            project,
-            operations,
-            timeout=self.runtime.settings.operation_timeout,
-            pace=self.runtime.pace,
-        )
+        finished = await self._wait(client, project, operations)
         await self._complete(spec, checkpoint, client, branch, intent, finished)
 
     async def _issue(
@@ -458,7 +453,7 @@ class RestoreFlow(Flow):
                 await self._delete_preview_branch(client, row.project_id)
         except (ProjectNotAllowed, SecretUnavailable, errors.NeonClientError) as exc:
             verdict = classify(exc, subject=f"Neon project {row.project_id}")
-            if verdict.retry:
+            if verdict.retry and not isinstance(exc, SecretUnavailable):
                 raise
             message = (
                 f"the restore goes, but its preview branch {preview_branch_name(self.uid)} in Neon project "

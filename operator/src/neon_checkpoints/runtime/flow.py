@@ -6,17 +6,25 @@ from __future__ import annotations
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, NoReturn
 
 import kopf
 
-from neon_api import AsyncNeonClient
+from neon_api import AsyncNeonClient, errors
+from neon_api.models import Operation
 from neon_checkpoints.core.secrets import SecretRef
+from neon_checkpoints.core.times import utcnow
 from neon_checkpoints.core.verdicts import Verdict
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
+
+# The longest one handler run waits for Neon's operations: then it hands back to kopf and resumes from what
+# status recorded, so a `kubectl delete` meanwhile is acted on within seconds (kopf runs one handler at a
+# time per object). The whole wait is still bounded by NEON_OPERATION_TIMEOUT, by the operations' age.
+WAIT_SLICE = 5.0
+RESUME_DELAY = 0.1
 
 
 class Flow(ABC):
@@ -47,6 +55,22 @@ class Flow(ABC):
         """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`), once
         the namespace may use `project_id` with it (else `ProjectNotAllowed`)."""
         return self.runtime.credentials.client(self.namespace, project_id, *chain)
+
+    async def _wait(
+        self, client: AsyncNeonClient, project_id: str, operations: Sequence[Operation | str]
+    ) -> tuple[Operation, ...]:
+        """Wait for `operations`, at most WAIT_SLICE in this handler run (then kopf resumes it soon)."""
+        timeout = self.runtime.settings.operation_timeout
+        try:
+            return await client.wait_for_operations(
+                project_id, operations, timeout=min(timeout, WAIT_SLICE), pace=self.runtime.pace
+            )
+        except errors.OperationTimeout as exc:
+            oldest = min((op.created_at for op in exc.operations), default=None)
+            if timeout <= WAIT_SLICE or oldest is None or (utcnow() - oldest).total_seconds() >= timeout:
+                raise
+            self.logger.info("Neon operations still running; resuming the wait shortly")
+            raise kopf.TemporaryError("Neon operations still running", delay=RESUME_DELAY) from None
 
     @contextlib.asynccontextmanager
     async def _project_lock(self, project_id: str) -> AsyncIterator[None]:
