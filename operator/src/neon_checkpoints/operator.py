@@ -11,6 +11,7 @@ import kopf
 from neon_checkpoints.checkpoint import handlers as checkpoint_handlers
 from neon_checkpoints.names import FINALIZER
 from neon_checkpoints.restore import handlers as restore_handlers
+from neon_checkpoints.runtime.errors import KOPF_DEFAULT_BACKOFF, KOPF_ERROR_BACKOFFS
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.schedule import handlers as schedule_handlers
 from neon_checkpoints.settings import Settings
@@ -28,6 +29,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Events come from explicit phase transitions, not from every log line.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = KOPF_ERROR_BACKOFFS
+    settings.execution.default_backoff = KOPF_DEFAULT_BACKOFF
     memo["runtime"] = await Runtime.open(config)
     logger.info(
         "neon-checkpoints operator started: Neon API %s, meta DB %s",

@@ -17,7 +17,7 @@ import kopf
 from neon_checkpoints.names import CHECKPOINT_RESTORES, GROUP, VERSION
 from neon_checkpoints.restore.flow import RestoreFlow
 from neon_checkpoints.restore.prune import prune_for_restore
-from neon_checkpoints.runtime.errors import EXPECTED
+from neon_checkpoints.runtime.errors import EXPECTED, classified
 from neon_checkpoints.runtime.runtime import Runtime
 
 _PRUNE_RETRY_DELAY = 10.0
@@ -29,12 +29,12 @@ def _is_preview(spec: kopf.Spec, **_: Any) -> bool:
 
 @kopf.on.create(GROUP, VERSION, CHECKPOINT_RESTORES)
 async def create_restore(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await RestoreFlow(memo["runtime"], body, logger).create()
+    await classified(RestoreFlow(memo["runtime"], body, logger).create(), subject=body.metadata.name or "?")
 
 
 @kopf.on.delete(GROUP, VERSION, CHECKPOINT_RESTORES, when=_is_preview)
 async def delete_restore(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await RestoreFlow(memo["runtime"], body, logger).delete()
+    await classified(RestoreFlow(memo["runtime"], body, logger).delete(), subject=body.metadata.name or "?")
 
 
 def _finalized(spec: Mapping[str, Any], status: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> bool:
