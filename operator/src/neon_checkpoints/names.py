@@ -35,9 +35,3 @@ def snapshot_name(uid: str) -> str:
 def preview_branch_name(uid: str) -> str:
     """The Neon branch of a Preview restore: from its uid alone, for the same reason."""
     return f"{PREVIEW_BRANCH_PREFIX}{uid}"
-
-
-# Tenancy, on Namespaces (core/tenancy.py): the Neon projects the namespace may use (comma-separated ids,
-# `*` for any) and whether the operator's default key may serve it (`allowed` / `denied`).
-ALLOWED_PROJECTS_ANNOTATION = f"{GROUP}/allowed-projects"
-DEFAULT_KEY_ANNOTATION = f"{GROUP}/default-key"

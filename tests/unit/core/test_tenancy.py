@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from neon_checkpoints.core.tenancy import ALLOWED_PROJECTS_ANNOTATION as PROJECTS
+from neon_checkpoints.core.tenancy import DEFAULT_KEY_ANNOTATION as KEY
 from neon_checkpoints.core.tenancy import NamespacePolicy, TenancyMode, refusal
-from neon_checkpoints.names import ALLOWED_PROJECTS_ANNOTATION as PROJECTS
-from neon_checkpoints.names import DEFAULT_KEY_ANNOTATION as KEY
 
 ALLOWED = None  # the decision allows
 

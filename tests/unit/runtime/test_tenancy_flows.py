@@ -13,8 +13,9 @@ import kopf
 import pytest
 
 from neon_checkpoints.checkpoint.flow import CheckpointFlow
-from neon_checkpoints.names import ALLOWED_PROJECTS_ANNOTATION, CHECKPOINT_RESTORES, CHECKPOINTS
-from neon_checkpoints.names import DEFAULT_KEY_ANNOTATION as DEFAULT_KEY_OK
+from neon_checkpoints.core.tenancy import ALLOWED_PROJECTS_ANNOTATION
+from neon_checkpoints.core.tenancy import DEFAULT_KEY_ANNOTATION as DEFAULT_KEY_OK
+from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS
 from neon_checkpoints.restore.flow import RestoreFlow
 from tests.unit.flowkit import DEFAULT_KEY, World, open_world
 

@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from neon_checkpoints.names import ALLOWED_PROJECTS_ANNOTATION, DEFAULT_KEY_ANNOTATION
-
+# On Namespaces: the Neon projects the namespace may use (comma-separated ids, `*` for any) and whether the
+# operator's default key may serve it (`allowed` / `denied`). (names.py's group, spelt out: core is below it.)
+ALLOWED_PROJECTS_ANNOTATION = "neoncheckpoints.dev/allowed-projects"
+DEFAULT_KEY_ANNOTATION = "neoncheckpoints.dev/default-key"
 TenancyMode = Literal["enforced", "open"]
 TENANCY_MODES: tuple[TenancyMode, ...] = ("enforced", "open")
 ANY_PROJECT = "*"
