@@ -32,6 +32,7 @@ class KubeControlPlane:
     with_controller_manager: bool = True
     api_port: int = 0
     procs: ProcessGroup = field(init=False)
+    _apiserver_argv: list[str] = field(init=False, default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -83,28 +84,26 @@ class KubeControlPlane:
                 "--log-level=warn",
             ],
         )
-        self.procs.spawn(
-            "kube-apiserver",
-            [
-                str(tools.tool_path("kube", "kube-apiserver")),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
-                f"--tls-cert-file={d / 'apiserver.crt'}",
-                f"--tls-private-key-file={d / 'apiserver.key'}",
-                f"--cert-dir={d / 'certs'}",
-                f"--client-ca-file={d / 'ca.crt'}",
-                "--authorization-mode=RBAC",
-                f"--service-account-issuer=https://127.0.0.1:{self.api_port}",
-                f"--service-account-key-file={d / 'sa.key'}",
-                f"--service-account-signing-key-file={d / 'sa.key'}",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--disable-admission-plugins=ServiceAccount",
-                "--allow-privileged=true",
-                "--endpoint-reconciler-type=none",
-            ],
-        )
+        self._apiserver_argv = [
+            str(tools.tool_path("kube", "kube-apiserver")),
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.api_port}",
+            f"--tls-cert-file={d / 'apiserver.crt'}",
+            f"--tls-private-key-file={d / 'apiserver.key'}",
+            f"--cert-dir={d / 'certs'}",
+            f"--client-ca-file={d / 'ca.crt'}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer=https://127.0.0.1:{self.api_port}",
+            f"--service-account-key-file={d / 'sa.key'}",
+            f"--service-account-signing-key-file={d / 'sa.key'}",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--disable-admission-plugins=ServiceAccount",
+            "--allow-privileged=true",
+            "--endpoint-reconciler-type=none",
+        ]
+        self.procs.spawn("kube-apiserver", self._apiserver_argv)
         write_kubeconfig(d, self.api_port)
         try:
             self._wait_ready(timeout)
@@ -132,6 +131,15 @@ class KubeControlPlane:
         except BaseException:
             self.stop()
             raise
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver alone (etcd keeps the state), e.g. to test recovery."""
+        self.procs.stop("kube-apiserver")
+
+    def start_apiserver(self, timeout: float = 60.0) -> None:
+        """Start kube-apiserver again, on the same port and state, and wait until it is ready."""
+        self.procs.spawn("kube-apiserver", self._apiserver_argv)
+        self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         ctx = ssl.create_default_context(cafile=str(self.state_dir / "ca.crt"))

@@ -244,6 +244,15 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
         )
     with say.step("Apply the CRDs with kubectl and start the operator"):
         env.apply_crds()
+        # Tenancy (enforced by default): the app's namespace may use the app's project, with the
+        # operator's key.
+        env.kubectl(
+            "annotate",
+            "namespace",
+            APP_NAMESPACE,
+            f"neoncheckpoints.dev/allowed-projects={result.project_id}",
+            "neoncheckpoints.dev/default-key=allowed",
+        )
         env.start_operator()
         say.say(f"   operator log: {env.workdir / 'operator.log'}")
 

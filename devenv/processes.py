@@ -151,6 +151,10 @@ class ProcessGroup:
         self.children.clear()
         self.pid_file.unlink(missing_ok=True)
 
+    def stop(self, name: str, timeout: float = 20.0) -> None:
+        """Stop one process of the group (SIGTERM, then SIGKILL), e.g. to restart it."""
+        self._stop(name, timeout)
+
     def _stop(self, name: str, timeout: float) -> None:
         pid = self.pids[name]
         try:

@@ -183,7 +183,8 @@ class Cluster:
             kubeconfig=self.kube.kubeconfig,
             log_path=self.workdir / f"operator-{namespace}.log",
             namespaces=[namespace],
-            settings={"LOG_LEVEL": "WARNING", **settings},
+            # One tenant, its namespace unannotated (the namespace read is still made and measured).
+            settings={"LOG_LEVEL": "WARNING", "NEON_CHECKPOINTS_TENANCY": "open", **settings},
         )
         self._stack.callback(operator.stop)
         return operator

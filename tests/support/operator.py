@@ -16,8 +16,9 @@ from devenv.controlplane import KubeControlPlane
 from devenv.emulator import EmulatorServer
 from devenv.operator_process import OperatorProcess, start_operator
 
-# Test defaults, overridden by what a test passes.
-SETTINGS = {"LOG_LEVEL": "INFO", "NEON_OPERATION_TIMEOUT": "60"}
+# Test defaults, overridden by what a test passes. Tenancy `open`: these tests are about flows in one
+# tenant's namespace (tests/e2e/tenancy and the helm tests run `enforced`, the operator's default).
+SETTINGS = {"LOG_LEVEL": "INFO", "NEON_OPERATION_TIMEOUT": "60", "NEON_CHECKPOINTS_TENANCY": "open"}
 
 
 class Operators:

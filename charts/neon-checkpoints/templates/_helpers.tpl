@@ -44,7 +44,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 What the operator does to the objects it reconciles, in a namespace (Role) or everywhere (ClusterRole):
-exactly the calls kopf and operator/src/neon_checkpoints make (kube.py, custom_objects.py).
+exactly the calls kopf and operator/src/neon_checkpoints make (runtime/kube.py). Secrets are not here:
+rbac.yaml grants them per namespace.
 */}}
 {{- define "neon-checkpoints.operatorRules" -}}
 # kopf lists and watches the resources and patches them (finalizers, progress annotations). Checkpoints also:
@@ -63,15 +64,30 @@ exactly the calls kopf and operator/src/neon_checkpoints make (kube.py, custom_o
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-# get: a resource's credentialsSecretRef. create/update (create, else replace)/delete: the connection-URI
-# Secret of a Preview restore.
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, create, update, delete]
 # --- kopf peering (issue 16), only with replicas > 1: replicas record themselves in the peering object.
 {{- if gt (int .Values.replicas) 1 }}
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings, clusterkopfpeerings]
   verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}
+
+{{/* Namespaces where the operator may get credentialsSecretRef Secrets (a JSON list): the value, else the
+watched namespaces (none when it watches every namespace). */}}
+{{- define "neon-checkpoints.credentialsNamespaces" -}}
+{{- if kindIs "slice" .Values.secrets.credentialsNamespaces }}
+{{- .Values.secrets.credentialsNamespaces | toJson }}
+{{- else }}
+{{- .Values.watchNamespaces | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* Namespaces where Preview restores may write their connection-URI Secret (a JSON list): the value, else
+the watched namespaces. */}}
+{{- define "neon-checkpoints.previewNamespaces" -}}
+{{- if kindIs "slice" .Values.secrets.previewNamespaces }}
+{{- .Values.secrets.previewNamespaces | toJson }}
+{{- else }}
+{{- .Values.watchNamespaces | toJson }}
 {{- end }}
 {{- end }}

@@ -12,6 +12,7 @@ from neon_checkpoints import names
 from neon_checkpoints.checkpoint import handlers as checkpoint_handlers
 from neon_checkpoints.names import FINALIZER
 from neon_checkpoints.restore import handlers as restore_handlers
+from neon_checkpoints.runtime.errors import KOPF_DEFAULT_BACKOFF, KOPF_ERROR_BACKOFFS
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.schedule import handlers as schedule_handlers
 from neon_checkpoints.schema import handlers as schema_handlers
@@ -30,6 +31,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Events come from explicit phase transitions, not from every log line.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = KOPF_ERROR_BACKOFFS
+    settings.execution.default_backoff = KOPF_DEFAULT_BACKOFF
     # Only used with peering (`operator --peering`): how soon a standby takes over from a dead peer.
     settings.peering.lifetime = config.peering_lifetime
     runtime = memo["runtime"] = await Runtime.open(config)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from neon_api.budget import NEON_LIMITS, BudgetLimits
 from neon_checkpoints.core.secrets import redact_dsn
+from neon_checkpoints.core.tenancy import TENANCY_MODES, TenancyMode
 
 DEFAULT_NEON_API_URL = "https://console.neon.tech/api/v2"
 CRASH_POINTS = frozenset(
@@ -45,6 +46,9 @@ def default_budget(api_url: str) -> BudgetLimits:
     """Neon's published limits when talking to Neon, none otherwise (the emulator, a proxy)."""
     host = urlsplit(api_url).hostname or ""
     return NEON_LIMITS if host.endswith(_NEON_HOSTS) else NO_BUDGET
+
+
+TENANCY = "NEON_CHECKPOINTS_TENANCY"
 
 
 class SettingsError(ValueError):
@@ -84,6 +88,9 @@ class Settings:
     peering_name: str = "neon-checkpoints"
     peering_priority: int = 0
     peering_lifetime: int = 60
+    # Which projects each namespace may use (core/tenancy.py): `enforced` needs the Namespace's annotations,
+    # `open` (single-tenant) lets any namespace use any project with the default key.
+    tenancy: TenancyMode = "enforced"
     # Test-only: exit abruptly at this point of a flow (see crash.py).
     crash_after: str | None = None
     # Serve Prometheus metrics on this port (0: any free port, logged); None: no metrics endpoint.
@@ -106,7 +113,8 @@ class Settings:
             f"branch_cache_ttl={self.branch_cache_ttl!r}, api_budget={self.api_budget!r}, "
             f"peering_name={self.peering_name!r}, peering_priority={self.peering_priority!r}, "
             f"peering_lifetime={self.peering_lifetime!r}, "
-            f"crash_after={self.crash_after!r}, metrics_port={self.metrics_port!r}, "
+            f"tenancy={self.tenancy!r}, crash_after={self.crash_after!r}, "
+            f"metrics_port={self.metrics_port!r}, "
             f"metrics_address={self.metrics_address!r}, stall_after={self.stall_after!r})"
         )
 
@@ -194,6 +202,11 @@ class Settings:
             problems.append(f"PEERING_PRIORITY must be a whole number, got {raw_priority!r}")
             priority = 0
         lifetime = number("PEERING_LIFETIME", 60, minimum=2)
+
+        tenancy = text(TENANCY, "enforced") or "enforced"
+        if tenancy not in TENANCY_MODES:
+            problems.append(f"{TENANCY} must be one of {', '.join(TENANCY_MODES)}, got {tenancy!r}")
+
         crash_after = text("NEON_CHECKPOINTS_CRASH_AFTER")
         if crash_after is not None and crash_after not in CRASH_POINTS:
             problems.append(
@@ -230,6 +243,7 @@ class Settings:
             peering_name=peering_name,
             peering_priority=priority,
             peering_lifetime=int(lifetime),
+            tenancy="open" if tenancy == "open" else "enforced",
             crash_after=crash_after,
             metrics_port=metrics_port,
             metrics_address=metrics_address,

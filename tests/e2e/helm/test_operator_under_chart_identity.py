@@ -46,6 +46,8 @@ class Mode:
         values: dict[str, Any] = {"existingSecret": {"name": SECRET_NAME}, "logLevel": "INFO"}
         if self.namespaced:
             values["watchNamespaces"] = [self.apps]
+        else:  # every namespace is watched, but Secrets only where listed
+            values["secrets"] = {"credentialsNamespaces": [self.apps], "previewNamespaces": [self.apps]}
         return values
 
 
@@ -222,6 +224,14 @@ def test_checkpoints_become_ready_and_are_deleted_under_the_chart_service_accoun
     restore, which writes a Secret and deletes it again."""
     kube, apps = installed.kube, installed.mode.apps
     project_id = create_project(emulator, f"helm-{installed.mode.release}")
+    # The chart enforces tenancy: the apps namespace may use this project, with the operator's key too.
+    kube.kubectl(
+        "annotate",
+        "namespace",
+        apps,
+        f"neoncheckpoints.dev/allowed-projects={project_id}",
+        "neoncheckpoints.dev/default-key=allowed",
+    )
     names = ("v1", "before-migration")
 
     kube.kubectl("-n", apps, "apply", "-f", "-", input=example("checkpoint.yaml", project_id))

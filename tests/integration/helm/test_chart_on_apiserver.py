@@ -1,5 +1,8 @@
-"""The rendered chart against the real apiserver: it passes server-side validation, and once applied its
-ServiceAccount may do what the operator does and nothing more (`kubectl auth can-i --as=...`)."""
+"""The rendered chart against the real apiserver (RBAC authorization): it passes server-side validation,
+and once applied its ServiceAccount may do what the operator does and nothing more (`kubectl auth can-i
+--as=...`): Secrets only in the namespaces the values name, `get` for credentials and writes only where
+Preview restores are made, never in kube-system or the operator's own namespace (issue 20 item 3). Its
+ValidatingAdmissionPolicy refuses a Checkpoint naming a project its namespace may not use."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from devenv.controlplane import KubeControlPlane
 from tests.integration.helm.chart import Helm, helm_or_skip, manifests, service_account_user
@@ -76,7 +80,12 @@ def in_namespaces(checks: list[Check], namespaces: tuple[str, ...], allowed: boo
     return {(*check, "-n", ns): allowed for check in checks for ns in namespaces}
 
 
-CLUSTER_WIDE = Install("wide", "ckpt-wide", {})
+# Cluster-wide: tenant Secrets only where listed (credentials in team-a and team-c, previews in team-a).
+CLUSTER_WIDE = Install(
+    "wide",
+    "ckpt-wide",
+    {"secrets": {"credentialsNamespaces": ["team-a", "team-c"], "previewNamespaces": ["team-a"]}},
+)
 NAMESPACED = Install("scoped", "ckpt-scoped", {"watchNamespaces": ["team-a", "team-b"]})
 
 
@@ -85,14 +94,26 @@ def applied(helm: Helm, kube_cluster: KubeControlPlane) -> Iterator[KubeControlP
     ensure_namespaces(kube_cluster, "ckpt-wide", "ckpt-scoped", "team-a", "team-b", "team-c")
     for install in (CLUSTER_WIDE, NAMESPACED):
         apply_chart(helm, kube_cluster, install, dry_run=False)
-    yield kube_cluster
+    try:
+        yield kube_cluster
+    finally:
+        # The admission policies would refuse other tests' Checkpoints in this session's cluster.
+        for install in (CLUSTER_WIDE, NAMESPACED):
+            name = f"{install.release}-neon-checkpoints-tenancy"
+            kube_cluster.kubectl(
+                "delete",
+                "--ignore-not-found",
+                f"validatingadmissionpolicybinding/{name}",
+                f"validatingadmissionpolicy/{name}",
+                check=False,
+            )
 
 
 @pytest.mark.parametrize("install", [CLUSTER_WIDE, NAMESPACED], ids=["cluster-wide", "namespaced"])
 def test_rendered_chart_passes_server_side_dry_run(
     helm: Helm, kube_cluster: KubeControlPlane, install: Install
 ) -> None:
-    ensure_namespaces(kube_cluster, install.namespace, "team-a", "team-b")
+    ensure_namespaces(kube_cluster, install.namespace, "team-a", "team-b", "team-c")
     count, out = apply_chart(helm, kube_cluster, install, dry_run=True)
     accepted = [line for line in out.splitlines() if line.endswith("(server dry run)")]
     assert len(accepted) == count, out
@@ -114,18 +135,21 @@ OPERATOR_NEEDS: list[Check] = [
     ("patch", f"checkpointrestores.{GROUP}", "--subresource=status"),
     ("patch", f"checkpointschedules.{GROUP}", "--subresource=status"),
     ("create", "events"),
-    ("get", "secrets"),
-    ("create", "secrets"),
-    ("update", "secrets"),
-    ("delete", "secrets"),
     # Workloads (issue 14): read (list for workloadSelector), scale to zero, server-side apply, and a
     # Preview's copies (create, delete).
     *((verb, kind) for verb in ("get", "list", "patch", "create", "delete") for kind in WORKLOAD_KINDS),
 ]
+CREDENTIALS: list[Check] = [("get", "secrets")]
+PREVIEWS: list[Check] = [("create", "secrets"), ("update", "secrets"), ("delete", "secrets")]
+SECRETS = CREDENTIALS + PREVIEWS
+# Never the operator's: kube-system, and its own namespace (its Secret reaches it through the kubelet).
+OFF_LIMITS = ("kube-system",)
 
 NEVER: list[Check] = [
     ("list", "secrets"),
     ("watch", "secrets"),
+    ("patch", "secrets"),
+    ("deletecollection", "secrets"),
     ("update", f"checkpoints.{GROUP}"),
     ("deletecollection", f"checkpoints.{GROUP}"),
     ("create", f"checkpointrestores.{GROUP}"),
@@ -152,17 +176,29 @@ CLUSTER_NEVER: list[Check] = [
     ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
     ("delete", f"checkpointrestores.{GROUP}", "--all-namespaces"),
     ("list", "secrets", "--all-namespaces"),
+    ("get", "secrets", "--all-namespaces"),
+    ("create", "secrets", "--all-namespaces"),
+    ("update", "namespaces"),
+    ("patch", "namespaces"),
     ("*", "*"),
 ]
 
 
-def test_cluster_wide_operator_acts_in_every_namespace_and_no_further(applied: KubeControlPlane) -> None:
+def test_cluster_wide_operator_acts_in_every_namespace_and_reads_secrets_only_where_listed(
+    applied: KubeControlPlane,
+) -> None:
     every = ("team-a", "team-c", "default")
     expected = {
         **in_namespaces(OPERATOR_NEEDS, every, True),
         **in_namespaces(NEVER, every, False),
+        **in_namespaces(CREDENTIALS, ("team-a", "team-c"), True),
+        **in_namespaces(PREVIEWS, ("team-a",), True),
+        **in_namespaces(PREVIEWS, ("team-c",), False),
+        **in_namespaces(SECRETS, ("team-b", "default", *OFF_LIMITS, CLUSTER_WIDE.namespace), False),
         ("watch", f"checkpoints.{GROUP}", "--all-namespaces"): True,
         ("watch", "customresourcedefinitions.apiextensions.k8s.io"): True,
+        # Tenancy: each flow reads its Namespace's annotations.
+        ("get", "namespaces"): True,
         # kopf does not look at Namespaces when it watches the whole cluster.
         ("list", "namespaces"): False,
         **dict.fromkeys(CLUSTER_NEVER, False),
@@ -173,14 +209,63 @@ def test_cluster_wide_operator_acts_in_every_namespace_and_no_further(applied: K
 def test_namespaced_operator_is_confined_to_its_namespaces(applied: KubeControlPlane) -> None:
     watched = ("team-a", "team-b")
     # Unwatched namespaces, its own included (its config Secret reaches it through the kubelet, not the API).
-    unwatched = ("team-c", "default", NAMESPACED.namespace)
+    unwatched = ("team-c", "default", *OFF_LIMITS, NAMESPACED.namespace)
     expected = {
-        **in_namespaces(OPERATOR_NEEDS, watched, True),
+        **in_namespaces(OPERATOR_NEEDS + SECRETS, watched, True),
         **in_namespaces(NEVER, watched, False),
-        **in_namespaces(OPERATOR_NEEDS, unwatched, False),
+        **in_namespaces(OPERATOR_NEEDS + SECRETS, unwatched, False),
         ("watch", f"checkpoints.{GROUP}", "--all-namespaces"): False,
         ("watch", "customresourcedefinitions.apiextensions.k8s.io"): True,
         ("watch", "namespaces"): True,
+        ("get", "namespaces"): True,
         **dict.fromkeys(CLUSTER_NEVER, False),
     }
     assert_access(applied, NAMESPACED, expected)
+
+
+def checkpoint(namespace: str, project: str, **spec: Any) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "Checkpoint",
+            "metadata": {"name": "v1", "namespace": namespace},
+            "spec": {"projectId": project, "branch": "production", **spec},
+        }
+    )
+
+
+def annotate(kube: KubeControlPlane, namespace: str, **annotations: str) -> None:
+    pairs = [f"{GROUP}/{k.replace('_', '-')}={v}" for k, v in annotations.items()]
+    kube.kubectl("annotate", "--overwrite", "namespace", namespace, *pairs)
+
+
+def test_admission_policy_refuses_projects_and_keys_a_namespace_may_not_use(
+    applied: KubeControlPlane,
+) -> None:
+    ensure_namespaces(applied, "tenant-vap")
+    own_key = {"credentialsSecretRef": {"name": "tenant-key"}}
+
+    def apply(manifest: str) -> tuple[bool, str]:
+        result = applied.kubectl("apply", "--dry-run=server", "-f", "-", input=manifest, check=False)
+        return result.returncode == 0, result.stderr
+
+    ok, err = apply(checkpoint("tenant-vap", "p-a", **own_key))
+    assert not ok and "spec.projectId: Neon project p-a is not one namespace tenant-vap may use" in err, err
+    annotate(applied, "tenant-vap", allowed_projects="p-b, p-c")
+    ok, err = apply(checkpoint("tenant-vap", "p-a", **own_key))
+    assert not ok and "spec.projectId" in err, err
+    assert apply(checkpoint("tenant-vap", "p-c", **own_key)) == (True, "")
+    ok, err = apply(checkpoint("tenant-vap", "p-c"))
+    assert not ok and "spec.credentialsSecretRef: required in namespace tenant-vap" in err, err
+    annotate(applied, "tenant-vap", default_key="allowed")
+    assert apply(checkpoint("tenant-vap", "p-c")) == (True, "")
+    schedule = yaml.safe_dump(
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "CheckpointSchedule",
+            "metadata": {"name": "nightly", "namespace": "tenant-vap"},
+            "spec": {"every": "1h", "checkpointTemplate": {"spec": {"projectId": "p-a"}}},
+        }
+    )
+    ok, err = apply(schedule)
+    assert not ok and "spec.checkpointTemplate.spec.projectId: Neon project p-a" in err, err

@@ -90,10 +90,51 @@ def test_cluster_wide_by_default(helm: Helm) -> None:
 def test_a_namespace_list_gets_one_role_per_namespace_and_no_cluster_wide_secrets(helm: Helm) -> None:
     docs = render(helm, watchNamespaces=["team-a", "team-b"])
     assert sorted(r["metadata"]["namespace"] for r in find(docs, "Role")) == ["team-a", "team-b"]
-    assert sorted(b["metadata"]["namespace"] for b in find(docs, "RoleBinding")) == ["team-a", "team-b"]
-    for role in find(docs, "ClusterRole"):
+    bindings = sorted((b["metadata"]["namespace"], b["roleRef"]["name"]) for b in find(docs, "RoleBinding"))
+    assert bindings == [
+        (ns, f"ckpt-neon-checkpoints{suffix}")
+        for ns in ("team-a", "team-b")
+        for suffix in ("", "-credentials", "-previews")
+    ]
+    roles = {r["metadata"]["name"]: r for r in find(docs, "ClusterRole")}
+    for binding in find(docs, "ClusterRoleBinding"):
+        role = roles[binding["roleRef"]["name"]]
         resources = {res for rule in role["rules"] for res in rule["resources"]}
         assert resources <= {"customresourcedefinitions", "namespaces"}, role["metadata"]["name"]
+
+
+def test_secrets_are_never_granted_in_kube_system_or_the_release_namespace(helm: Helm) -> None:
+    for values in (
+        {"secrets": {"credentialsNamespaces": ["kube-system"]}},
+        {"secrets": {"previewNamespaces": [NAMESPACE]}},
+        {"watchNamespaces": ["team-a", NAMESPACE]},
+    ):
+        result = helm.template(values, release=RELEASE, namespace=NAMESPACE, check=False)
+        assert result.returncode != 0 and "never granted Secrets" in result.stderr, values
+
+
+def test_cluster_wide_grants_no_secrets_unless_namespaces_are_listed(helm: Helm) -> None:
+    docs = render(helm)
+    assert not list(find(docs, "RoleBinding"))
+    docs = render(helm, secrets={"credentialsNamespaces": ["team-a"], "previewNamespaces": []})
+    assert [(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in find(docs, "RoleBinding")] == [
+        ("team-a", "ckpt-neon-checkpoints-credentials")
+    ]
+
+
+def test_tenancy_is_enforced_by_default_with_an_admission_policy(helm: Helm) -> None:
+    docs = render(helm)
+    (deployment,) = find(docs, "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NEON_CHECKPOINTS_TENANCY"]["value"] == "enforced"
+    assert list(find(docs, "ValidatingAdmissionPolicy")) and list(
+        find(docs, "ValidatingAdmissionPolicyBinding")
+    )
+    docs = render(helm, tenancy={"mode": "open"})
+    (deployment,) = find(docs, "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NEON_CHECKPOINTS_TENANCY"]["value"] == "open"
+    assert not list(find(docs, "ValidatingAdmissionPolicy"))
 
 
 BAD_VALUES = [
@@ -106,6 +147,8 @@ BAD_VALUES = [
     pytest.param({"resources": {"limits": {"memory": "lots"}}}, "memory", id="memory-not-a-quantity"),
     pytest.param({"health": {"port": 80}}, "port", id="health-port-privileged"),
     pytest.param({"watchNamespace": ["team-a"]}, "watchNamespace", id="misspelt-key"),
+    pytest.param({"tenancy": {"mode": "off"}}, "mode", id="tenancy-mode-not-in-enum"),
+    pytest.param({"secrets": {"previewNamespaces": ["Team_A"]}}, "previewNamespaces", id="bad-ns"),
     pytest.param(
         {"neon": {"apiUrl": "http://x/api/v2", "operationPollIntervalSeconds": 0}},
         "operationPollIntervalSeconds",

@@ -308,18 +308,37 @@ async def test_a_checkpoint_that_failed_before_its_snapshot_owes_neon_nothing_on
     assert status(world)["phase"] == "Deleting"
 
 
-async def test_a_refused_snapshot_delete_keeps_the_finalizer_and_says_how_to_let_go(world: World) -> None:
+async def test_a_refused_snapshot_delete_lets_the_checkpoint_go_and_names_the_snapshot_left(
+    world: World,
+) -> None:
+    """Always deletable (issue 20 item 5): a refusal would never go away, so it must not hold the
+    finalizer (nor the namespace); what could not be cleaned up is recorded in a Warning Event."""
     project = world.neon.project()
     apply_checkpoint(world)
     await flow(world).create()
+    snapshot_id = status(world)["snapshotId"]
     world.neon.fail("DELETE", "/snapshots/", 401)
 
-    with pytest.raises(kopf.TemporaryError):
-        await flow(world).delete()
+    await flow(world).delete()  # returns: kopf removes the finalizer
 
     assert len(project.snapshots) == 1
-    assert ready(world)["reason"] == "NeonUnauthorized"
-    assert "deletionPolicy: Retain" in ready(world)["message"]
+    [left] = [e for e in world.kube.events if e.reason == "SnapshotLeftBehind"]
+    assert left.type == "Warning" and snapshot_id in left.message and "401" in left.message
+    row = await meta_row(world.runtime)
+    assert row is not None and row.deleted_at is not None
+
+
+async def test_a_snapshot_delete_neon_cannot_answer_now_is_retried_soon(world: World) -> None:
+    project = world.neon.project()
+    apply_checkpoint(world)
+    await flow(world).create()
+    world.neon.fail("DELETE", "/snapshots/", 503, times=100)
+
+    with pytest.raises(kopf.TemporaryError) as raised:
+        await flow(world).delete()
+
+    assert raised.value.delay is not None and raised.value.delay <= 5
+    assert len(project.snapshots) == 1
     row = await meta_row(world.runtime)
     assert row is not None and row.deleted_at is None
 

@@ -73,6 +73,8 @@ class FakeKube(WorkloadsMixin, Kube):
         self.fail_workload_writes = 0
         # Whether the controller-manager acts (observedGeneration follows generation at once).
         self.controller_running = True
+        # Namespace name -> its annotations (the tenancy policy); absent: a Namespace without any.
+        self.namespaces: dict[str, dict[str, str]] = {}
 
     async def close(self) -> None:
         return None
@@ -141,6 +143,9 @@ class FakeKube(WorkloadsMixin, Kube):
 
     def event(self, body: kopf.Body, *, type: str, reason: str, message: str) -> None:
         self.events.append(PostedEvent(type, reason, message))
+
+    async def namespace_annotations(self, name: str) -> dict[str, str]:
+        return dict(self.namespaces.get(name) or {})
 
     async def read_secret_value(self, namespace: str, name: str, key: str) -> str:
         data = self.secrets.get((namespace, name))

@@ -83,6 +83,8 @@ def settings(**overrides: Any) -> Settings:
         "meta_database_url": "postgresql://unused",
         "project_lock_wait": 2.0,
         "operation_timeout": 5.0,
+        # Flow tests are about flows; tenancy has its own (tests/unit/runtime/test_tenancy_flows.py).
+        "tenancy": "open",
         **overrides,
     }
     return Settings(**values)
@@ -112,7 +114,7 @@ async def open_runtime(
         store=store,
         kube=kube,
         neon=default,
-        credentials=Credentials(kube, store, default, connect),
+        credentials=Credentials(kube, store, default, connect, config.tenancy),
         pace=OperationPace(0.02, observer=metrics),
         metrics=metrics,
     )

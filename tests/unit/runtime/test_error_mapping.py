@@ -1,4 +1,5 @@
-"""Neon and meta-DB failures become retry-later or fail-now exactly once, with messages naming the cause."""
+"""Neon, Kubernetes and meta-DB failures become retry-later or fail-now exactly once, with messages
+naming the cause."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 
 from neon_api import errors
 from neon_api.models import Operation
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.verdicts import Verdict
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.runtime.errors import classify, to_kopf
+from neon_checkpoints.runtime.kube import KubeError, SecretUnavailable
 
 T0 = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 SUBJECT = "Neon project p-1"
@@ -54,8 +57,16 @@ def op(status: str, error: str | None = None) -> Operation:
             psycopg.OperationalError("connection to server failed"),
             True,
             "MetaDatabaseUnavailable",
-            5.0,
+            2.0,
         ),
+        ("apiserver away", KubeError("patch status", None), True, "KubernetesUnavailable", 2.0),
+        ("apiserver 503", KubeError("patch status", 503), True, "KubernetesUnavailable", 2.0),
+        ("apiserver conflict", KubeError("patch status", 409), True, "KubernetesUnavailable", 2.0),
+        ("apiserver throttles", KubeError("patch status", 429), True, "KubernetesUnavailable", 2.0),
+        ("apiserver forbids", KubeError("get checkpoints", 403), False, "KubernetesRejected", 0.0),
+        ("apiserver refuses", KubeError("patch status", 422), False, "KubernetesRejected", 0.0),
+        ("secret missing", SecretUnavailable("SecretNotFound", "x"), True, "SecretNotFound", 5.0),
+        ("tenancy", ProjectNotAllowed("p-1 is not one"), False, "ProjectNotAllowed", 0.0),
         ("bad key", status_error(errors.Unauthorized, 401), False, "NeonUnauthorized", 0.0),
         ("forbidden", status_error(errors.Unauthorized, 403), False, "NeonUnauthorized", 0.0),
         ("not found", status_error(errors.NotFound, 404), False, "NotFound", 0.0),

@@ -33,6 +33,7 @@ from neon_checkpoints.checkpoint.plan import (
 )
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.core.verdicts import Verdict, is_stalled
 from neon_checkpoints.meta import CheckpointRecord
@@ -41,6 +42,7 @@ from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
+from neon_checkpoints.runtime.kube import SecretUnavailable
 from neon_checkpoints.runtime.status import PhaseRules
 from neon_checkpoints.workloads.apply import WorkloadProblem, read_workloads, revision_of
 from neon_checkpoints.workloads.capture import REVISION_LENGTH
@@ -77,7 +79,7 @@ class CheckpointFlow(Flow):
                 Step.RECEIVED, "Received", f"snapshotting Neon project {project}", createPending=True
             )
         try:
-            async with self._client(spec.credentials) as client, self._project_lock(project):
+            async with self._client(project, spec.credentials) as client, self._project_lock(project):
                 await self._create(spec, client, may_exist=may_exist)
         except EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))
@@ -263,7 +265,7 @@ class CheckpointFlow(Flow):
     async def _move_expiry(self, spec: CheckpointSpec, change: ChangeExpiry) -> None:
         snapshot_id: str = self.status.get("snapshotId")
         try:
-            async with self._client(spec.credentials) as client:
+            async with self._client(spec.project_id, spec.credentials) as client:
                 await client.update_snapshot(spec.project_id, snapshot_id, expires_at=change.expires_at)
             await self.runtime.store.set_checkpoint_expiry(self.uid, change.expires_at)
         except EXPECTED as exc:
@@ -283,35 +285,50 @@ class CheckpointFlow(Flow):
     # -- delete ---------------------------------------------------------------------------------------
 
     async def delete(self) -> None:
+        """Delete the snapshot (deletionPolicy Delete) and let the resource go. What only waits (Neon or the
+        apiserver briefly away) is retried soon; what cannot be done at all (no readable key, a project the
+        namespace may not use, a refusal) never holds the resource: it goes, and a Warning Event and the
+        operator log name the snapshot left in Neon."""
         try:
             spec = CheckpointSpec.from_dict(self.body.spec)
         except InvalidSpec:
             spec = None
-        # A create that failed before Neon accepted a snapshot owes no cleanup there (and its cause, e.g. a
-        # wrong key or project, would block the deletion forever).
+        # A create that failed before Neon accepted a snapshot owes no cleanup there.
         never_snapshotted = self.status.phase is Phase.FAILED and not self.status.get("snapshotId")
         await self.status.record(Step.DELETE_REQUESTED, "Deleting", "deleting the checkpoint")
         try:
             if spec is not None and spec.deletion_policy == "Delete" and not never_snapshotted:
-                async with self._client(spec.credentials) as client, self._project_lock(spec.project_id):
-                    await self._delete_snapshot(spec, client)
+                try:
+                    async with (
+                        self._client(spec.project_id, spec.credentials) as client,
+                        self._project_lock(spec.project_id),
+                    ):
+                        await self._delete_snapshot(spec, client)
+                except (ProjectNotAllowed, SecretUnavailable, errors.NeonClientError) as exc:
+                    verdict = classify(exc, subject=f"Neon project {spec.project_id}")
+                    # A Secret that is not there now will not appear for a resource being deleted
+                    # (and a Checkpoint that never had its key never had a snapshot either).
+                    if verdict.retry and not isinstance(exc, SecretUnavailable):
+                        raise
+                    self._left_behind(spec, verdict)
             await self.runtime.store.mark_checkpoint_deleted(self.uid)
         except EXPECTED as exc:
             verdict = classify(exc, subject=f"Neon project {spec.project_id if spec else '?'}")
-            blocked = is_stalled(verdict)
-            if not verdict.retry:
-                # The snapshot is owed a deletion: keep the finalizer and say how to let go.
-                verdict = Verdict(
-                    True,
-                    verdict.reason,
-                    f"{verdict.message}; the snapshot cannot be deleted until this is fixed "
-                    "(or set spec.deletionPolicy: Retain to keep it)",
-                    delay=10.0,
-                )
             self._count_failure(verdict)
-            self.logger.warning("deleting the checkpoint failed: %s", verdict.message)
-            await self.status.record(Step.RETRYING, verdict.reason, verdict.message, blocked=blocked)
+            self.logger.warning("deleting the checkpoint failed, retrying: %s", verdict.message)
+            await self.status.record(
+                Step.RETRYING, verdict.reason, verdict.message, blocked=is_stalled(verdict)
+            )
             raise to_kopf(verdict) from None
+
+    def _left_behind(self, spec: CheckpointSpec, verdict: Verdict) -> None:
+        snapshot = self.status.get("snapshotId") or names.snapshot_name(self.uid)
+        message = (
+            f"the Checkpoint goes, but its snapshot {snapshot} in Neon project {spec.project_id} "
+            f"may remain (delete it there): {verdict.message}"
+        )
+        self.logger.warning("%s", message)
+        self.runtime.kube.event(self.body, type="Warning", reason="SnapshotLeftBehind", message=message)
 
     async def _delete_snapshot(self, spec: CheckpointSpec, client: AsyncNeonClient) -> None:
         # The id status recorded needs no lookup (a DELETE of one already gone, or of a project gone,

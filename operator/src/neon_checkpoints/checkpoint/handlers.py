@@ -12,6 +12,7 @@ from neon_checkpoints.checkpoint.expire import expire_once
 from neon_checkpoints.checkpoint.flow import CheckpointFlow
 from neon_checkpoints.core.times import utcnow
 from neon_checkpoints.names import CHECKPOINT_KIND, CHECKPOINTS, GROUP, VERSION
+from neon_checkpoints.runtime.errors import classified
 from neon_checkpoints.runtime.kube import KubeError
 from neon_checkpoints.runtime.metrics import reconciles
 from neon_checkpoints.runtime.runtime import Runtime
@@ -23,19 +24,25 @@ _ERROR_DELAY = 5.0
 @kopf.on.create(GROUP, VERSION, CHECKPOINTS)
 @reconciles(CHECKPOINT_KIND)
 async def create_checkpoint(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await CheckpointFlow(memo["runtime"], body, logger).create()
+    await classified(
+        CheckpointFlow(memo["runtime"], body, logger).create(), subject=body.metadata.name or "?"
+    )
 
 
 @kopf.on.update(GROUP, VERSION, CHECKPOINTS, field="spec")
 @reconciles(CHECKPOINT_KIND)
 async def update_checkpoint(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await CheckpointFlow(memo["runtime"], body, logger).observe_spec_change()
+    await classified(
+        CheckpointFlow(memo["runtime"], body, logger).observe_spec_change(), subject=f"{body.metadata.name}"
+    )
 
 
 @kopf.on.delete(GROUP, VERSION, CHECKPOINTS)
 @reconciles(CHECKPOINT_KIND)
 async def delete_checkpoint(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await CheckpointFlow(memo["runtime"], body, logger).delete()
+    await classified(
+        CheckpointFlow(memo["runtime"], body, logger).delete(), subject=body.metadata.name or "?"
+    )
 
 
 def _has_expiry(spec: Mapping[str, Any], **_: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,6 +42,7 @@ class CheckpointSpec:
         if not isinstance(source, Mapping):
             raise InvalidSpec("spec.source must be an object")
         _check_storable(source, "spec.source")
+        _check_size(source, "spec.source")
         policy = spec.get("deletionPolicy", "Delete")
         if policy not in ("Delete", "Retain"):
             raise InvalidSpec(f"spec.deletionPolicy must be Delete or Retain, got {policy!r}")
@@ -74,6 +76,27 @@ class CheckpointSpec:
         if self.ttl is not None:
             return created_at + self.ttl
         return None
+
+
+# What the CRD allows in `source` (crds/checkpoints.yaml), and the whole of it as JSON: the meta row and
+# the timeline carry it verbatim.
+SOURCE_MAX_KEYS = 64
+SOURCE_MAX_KEY = 128
+SOURCE_MAX_BYTES = 16384
+
+
+def _check_size(source: Mapping[str, Any], where: str) -> None:
+    if len(source) > SOURCE_MAX_KEYS:
+        raise InvalidSpec(f"{where} has {len(source)} keys; at most {SOURCE_MAX_KEYS}")
+    long = next((str(k) for k in source if len(str(k)) > SOURCE_MAX_KEY), None)
+    if long is not None:
+        raise InvalidSpec(f"{where}: a key of {len(long)} characters; at most {SOURCE_MAX_KEY}")
+    try:
+        size = len(json.dumps(source, ensure_ascii=False, default=str).encode())
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidSpec(f"{where} is not JSON") from None
+    if size > SOURCE_MAX_BYTES:
+        raise InvalidSpec(f"{where} is {size} bytes of JSON; at most {SOURCE_MAX_BYTES}")
 
 
 def _check_storable(value: Any, where: str) -> None:

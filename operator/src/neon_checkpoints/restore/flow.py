@@ -21,6 +21,7 @@ from neon_api.models import Branch, Operation
 from neon_checkpoints.checkpoint.plan import operation_entries
 from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.errors import InvalidSpec
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import precise_time, utcnow
 from neon_checkpoints.core.verdicts import Verdict, is_stalled
 from neon_checkpoints.meta import CheckpointRow, RestoreRecord, RestoreRow
@@ -61,7 +62,7 @@ from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.credentials import checkpoint_key
 from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
-from neon_checkpoints.runtime.kube import AlreadyExists
+from neon_checkpoints.runtime.kube import AlreadyExists, SecretUnavailable
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules
 from neon_checkpoints.workloads.apply import WorkloadProblem
@@ -154,7 +155,7 @@ class RestoreFlow(Flow):
         try:
             self._record = await self._base_record(spec, checkpoint, begun)
             async with (
-                self._client(spec.credentials, checkpoint_key(found, begun)) as client,
+                self._client(project, spec.credentials, checkpoint_key(found, begun)) as client,
                 self._project_lock(project),
             ):
                 await self._restore(spec, checkpoint, snapshot_id, client)
@@ -523,14 +524,10 @@ class RestoreFlow(Flow):
             return
         if spec.mode != "Preview":
             return
-        row = await self.runtime.store.get_restore(self.uid)
         try:
+            row = await self.runtime.store.get_restore(self.uid)
             if row is not None:  # no row: no intent, so no restore request was ever sent
-                key = await self.runtime.credentials.checkpoint_ref(
-                    self.namespace, spec.checkpoint, row.checkpoint_id
-                )
-                async with self._client(spec.credentials, key) as client, self._project_lock(row.project_id):
-                    await self._delete_preview_branch(client, row.project_id)
+                await self._delete_preview(spec, row)
             copies = await self._code(spec).delete_copies()
             if copies:
                 self.logger.info("deleted %d workload copies of the preview", copies)
@@ -539,9 +536,32 @@ class RestoreFlow(Flow):
                 self.namespace, spec.secret_name(self.name), owner_uid=self.uid
             )
         except EXPECTED as exc:
-            verdict = classify(exc, subject=f"Neon project {row.project_id if row else '?'}")
-            self.logger.warning("deleting the preview failed: %s", verdict.message)
+            verdict = classify(exc, subject="the preview's cleanup")
+            self.logger.warning("deleting the preview failed, retrying: %s", verdict.message)
             raise to_kopf(verdict) from None
+
+    async def _delete_preview(self, spec: RestoreSpec, row: RestoreRow) -> None:
+        """The preview branch goes; when Neon cannot be asked at all (no readable key, a project the
+        namespace may not use, a refusal), the restore goes anyway and a Warning Event names the branch."""
+        try:
+            key = await self.runtime.credentials.checkpoint_ref(
+                self.namespace, spec.checkpoint, row.checkpoint_id
+            )
+            async with (
+                self._client(row.project_id, spec.credentials, key) as client,
+                self._project_lock(row.project_id),
+            ):
+                await self._delete_preview_branch(client, row.project_id)
+        except (ProjectNotAllowed, SecretUnavailable, errors.NeonClientError) as exc:
+            verdict = classify(exc, subject=f"Neon project {row.project_id}")
+            if verdict.retry and not isinstance(exc, SecretUnavailable):
+                raise
+            message = (
+                f"the restore goes, but its preview branch {preview_branch_name(self.uid)} in Neon project "
+                f"{row.project_id} may remain (delete it there): {verdict.message}"
+            )
+            self.logger.warning("%s", message)
+            self.runtime.kube.event(self.body, type="Warning", reason="BranchLeftBehind", message=message)
 
     async def _delete_preview_branch(self, client: AsyncNeonClient, project: str) -> None:
         try:

@@ -18,7 +18,7 @@ from neon_checkpoints.names import CHECKPOINT_RESTORES, GROUP, RESTORE_KIND, VER
 from neon_checkpoints.restore.flow import RestoreFlow
 from neon_checkpoints.restore.prune import prune_for_restore
 from neon_checkpoints.restore.undo import UndoFlow
-from neon_checkpoints.runtime.errors import EXPECTED
+from neon_checkpoints.runtime.errors import EXPECTED, classified
 from neon_checkpoints.runtime.metrics import reconciles
 from neon_checkpoints.runtime.runtime import Runtime
 
@@ -33,13 +33,13 @@ def _is_preview(spec: kopf.Spec, **_: Any) -> bool:
 @reconciles(RESTORE_KIND)
 async def create_restore(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     flow = UndoFlow if body.spec.get("undo") else RestoreFlow
-    await flow(memo["runtime"], body, logger).create()
+    await classified(flow(memo["runtime"], body, logger).create(), subject=body.metadata.name or "?")
 
 
 @kopf.on.delete(GROUP, VERSION, CHECKPOINT_RESTORES, when=_is_preview)
 @reconciles(RESTORE_KIND)
 async def delete_restore(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    await RestoreFlow(memo["runtime"], body, logger).delete()
+    await classified(RestoreFlow(memo["runtime"], body, logger).delete(), subject=body.metadata.name or "?")
 
 
 def _finalized(spec: Mapping[str, Any], status: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> bool:

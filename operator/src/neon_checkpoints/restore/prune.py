@@ -21,6 +21,7 @@ from typing import Any
 import kopf
 
 from neon_api import AsyncNeonClient, errors
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.restore.old_branches import select_old_branches
 from neon_checkpoints.restore.spec import RestoreSpec
 from neon_checkpoints.runtime.errors import is_refusal
@@ -84,12 +85,16 @@ async def prune_for_restore(runtime: Runtime, keep: int, body: kopf.Body, logger
     )
     try:
         async with (
-            runtime.credentials.client(namespace, spec.credentials, key) as client,
+            runtime.credentials.client(namespace, project, spec.credentials, key) as client,
             runtime.store.locks.hold(project, wait=runtime.settings.project_lock_wait),
         ):
             result = await prune_old_branches(
                 client, project, keep, operation_timeout=runtime.settings.operation_timeout
             )
+    except ProjectNotAllowed as exc:
+        runtime.kube.event(body, type="Warning", reason="ProjectNotAllowed", message=f"no pruning: {exc}")
+        logger.warning("pruning (old) branches of %s not allowed; not retrying", project)
+        return
     except errors.NeonClientError as exc:
         if not is_refusal(exc):
             raise

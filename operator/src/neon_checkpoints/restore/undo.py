@@ -84,7 +84,7 @@ class UndoFlow(RestoreFlow):
         )
         try:
             key = await self._key(resource, undone)
-            async with self._client(spec.credentials, key) as client, self._project_lock(project):
+            async with self._client(project, spec.credentials, key) as client, self._project_lock(project):
                 await self._undo(spec, target, old_branch_id, client)
         except EXPECTED as exc:
             await self._fail_or_retry(classify(exc, subject=f"Neon project {project}"))

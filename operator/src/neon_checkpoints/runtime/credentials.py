@@ -4,6 +4,9 @@ The first key found in the chain wins: the resource's own `credentialsSecretRef`
 its Checkpoint's (from the Checkpoint resource or, once that is gone, from the checkpoint's meta row) ->
 the operator's default key. A Secret that cannot be read is `SecretUnavailable` (retried: it may simply not
 be applied yet), never a silent fall back to a more powerful key.
+
+Before any key is used, the namespace's tenancy policy (core/tenancy.py) must allow the project and, for the
+operator's key, the namespace: otherwise `ProjectNotAllowed`, and nothing is asked of Neon.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from neon_api import AsyncNeonClient, NullObserver, Observer, RetryPolicy
 from neon_api.budget import KeyShares
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
+from neon_checkpoints.core.tenancy import NamespacePolicy, ProjectNotAllowed, TenancyMode, refusal
 from neon_checkpoints.meta import CheckpointRow, MetaStore
 from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.kube import Kube
@@ -57,8 +61,10 @@ class Credentials:
         store: MetaStore,
         default: AsyncNeonClient,
         connect: Callable[[str], AsyncNeonClient],
+        tenancy: TenancyMode = "enforced",
     ) -> None:
         """`default`: the client with the operator's key; `connect(key)`: a new client for another key."""
+        self._tenancy = tenancy
         self._kube = kube
         self._store = store
         self._default = default
@@ -74,9 +80,21 @@ class Credentials:
             row = await self._store.get_checkpoint_by_id(checkpoint_id)
         return checkpoint_key(resource, row)
 
+    async def check(self, namespace: str, project_id: str, *chain: SecretRef | None) -> None:
+        """Raise `ProjectNotAllowed` unless `namespace` may use `project_id` with the key `chain` picks."""
+        annotations = await self._kube.namespace_annotations(namespace)
+        policy = NamespacePolicy.from_annotations(namespace, annotations)
+        why = refusal(policy, project_id, default_key=first_ref(*chain) is None, mode=self._tenancy)
+        if why is not None:
+            raise ProjectNotAllowed(why)
+
     @contextlib.asynccontextmanager
-    async def client(self, namespace: str, *chain: SecretRef | None) -> AsyncIterator[AsyncNeonClient]:
-        """A Neon client for the first key of `chain` (Secrets in `namespace`), else the operator's."""
+    async def client(
+        self, namespace: str, project_id: str, *chain: SecretRef | None
+    ) -> AsyncIterator[AsyncNeonClient]:
+        """A Neon client for the first key of `chain` (Secrets in `namespace`), else the operator's, once
+        the namespace's policy allows `project_id` with it."""
+        await self.check(namespace, project_id, *chain)
         ref = first_ref(*chain)
         if ref is None:
             yield self._default

@@ -6,28 +6,54 @@ writes into status and an Event; `to_kopf` hands it to kopf. Messages name the c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import kopf
 import psycopg
 
 from neon_api import errors
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.verdicts import Verdict, is_refusal_status
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.runtime.kube import KubeError, SecretUnavailable
 
 # What a failing flow may raise and `classify` understands; anything else is a bug and propagates.
-EXPECTED = (errors.NeonError, psycopg.Error, ProjectBusy, KubeError, SecretUnavailable)
+EXPECTED = (
+    errors.NeonError,
+    psycopg.Error,
+    ProjectBusy,
+    KubeError,
+    SecretUnavailable,
+    ProjectNotAllowed,
+)
+
+
+# kopf's own retries, set at start-up (operator.py): its API calls (finalizers, progress) after an apiserver
+# outage are retried within about 2 s (kopf's default grows to 21 s), and an exception that escapes
+# `classify` (a bug) is retried after 1 s instead of kopf's 60.
+KOPF_ERROR_BACKOFFS = (0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0)
+KOPF_DEFAULT_BACKOFF = 1.0
+# Temporary failures of the cluster and the meta DB: they are usually back within seconds, and a retry
+# costs one request.
+KUBE_RETRY = 2.0
+META_RETRY = 2.0
 
 
 def classify(exc: BaseException, *, subject: str) -> Verdict:
     """`subject` names what the failing call was about (e.g. "Neon project p-1"), for the message."""
     match exc:
+        case ProjectNotAllowed():
+            return Verdict(False, "ProjectNotAllowed", str(exc))
         case ProjectBusy():
             return Verdict(True, "Queued", str(exc), delay=1.0)
         case SecretUnavailable(reason=reason):
             # The Secret may simply not be applied yet: wait for it rather than fail for good.
             return Verdict(True, reason, str(exc), delay=5.0)
         case KubeError():
-            return Verdict(True, "KubernetesUnavailable", str(exc), delay=5.0)
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 409, 429):
+                # Forbidden, invalid, gone: asking again gets the same answer.
+                return Verdict(False, "KubernetesRejected", str(exc))
+            return Verdict(True, "KubernetesUnavailable", str(exc), delay=KUBE_RETRY)
         case errors.Locked():
             return Verdict(True, "NeonLocked", f"{subject}: a conflicting operation is running (423)", 2.0)
         case errors.RateLimited(retry_after=retry_after):
@@ -65,7 +91,9 @@ def classify(exc: BaseException, *, subject: str) -> Verdict:
             return Verdict(True, "NeonError", f"{subject}: {exc}", 5.0)
         case psycopg.Error():
             # The meta DB URL may hold a password: name the class only.
-            return Verdict(True, "MetaDatabaseUnavailable", f"meta database: {type(exc).__name__}", 5.0)
+            return Verdict(
+                True, "MetaDatabaseUnavailable", f"meta database: {type(exc).__name__}", META_RETRY
+            )
     raise exc
 
 
@@ -89,3 +117,12 @@ def to_kopf(verdict: Verdict) -> kopf.TemporaryError | kopf.PermanentError:
     if verdict.retry:
         return kopf.TemporaryError(verdict.message, delay=verdict.delay)
     return kopf.PermanentError(verdict.message)
+
+
+async def classified(step: Awaitable[None], *, subject: str) -> None:
+    """Run a handler's flow; what it raises outside its own handling (e.g. a status write while the
+    apiserver is away) is classified here too, so nothing reaches kopf unclassified."""
+    try:
+        await step
+    except EXPECTED as exc:
+        raise to_kopf(classify(exc, subject=subject)) from None

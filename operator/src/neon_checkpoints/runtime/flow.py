@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NoReturn
 
 import kopf
 
-from neon_api import AsyncNeonClient, OperationPace
+from neon_api import AsyncNeonClient, OperationPace, errors
 from neon_api.budget import on_budget_wait
 from neon_api.models import Operation
 from neon_checkpoints.core.conditions import RECONCILING, STALLED, find, true_since
@@ -31,6 +31,11 @@ from neon_checkpoints.runtime.status import PhaseRules, StatusWriter
 # below it, poll gaps and a busy event loop are the noise, not Neon.
 MIN_STALL_AFTER = 0.5
 MIN_LEARNED = 3  # as OperationPace: fewer remembered waits say nothing about a p99
+# The longest one handler run waits for Neon's operations: then it hands back to kopf and resumes from what
+# status recorded, so a `kubectl delete` meanwhile is acted on within seconds (kopf runs one handler at a
+# time per object). The whole wait is still bounded by NEON_OPERATION_TIMEOUT, by the operations' age.
+WAIT_SLICE = 5.0
+RESUME_DELAY = 0.1
 
 
 class Flow(ABC):
@@ -57,10 +62,11 @@ class Flow(ABC):
         """Record the verdict in status (+ Event) and hand it to kopf. Always raises."""
 
     @contextlib.asynccontextmanager
-    async def _client(self, *chain: SecretRef | None) -> AsyncIterator[AsyncNeonClient]:
-        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`).
-        While a request of this flow waits for its key's request budget, status says so (phase Queued
-        before the snapshot, the message otherwise)."""
+    async def _client(self, project_id: str, *chain: SecretRef | None) -> AsyncIterator[AsyncNeonClient]:
+        """The client for the first key of `chain`, else the operator's (raises `SecretUnavailable`), once
+        the namespace may use `project_id` with it (else `ProjectNotAllowed`). While a request of this flow
+        waits for its key's request budget, status says so (phase Queued before the snapshot, the message
+        otherwise)."""
 
         async def queued(wait: float) -> None:
             await self.status.record(
@@ -69,7 +75,7 @@ class Flow(ABC):
 
         token = on_budget_wait.set(queued)
         try:
-            async with self.runtime.credentials.client(self.namespace, *chain) as client:
+            async with self.runtime.credentials.client(self.namespace, project_id, *chain) as client:
                 yield client
         finally:
             on_budget_wait.reset(token)
@@ -95,7 +101,8 @@ class Flow(ABC):
     ) -> tuple[Operation, ...]:
         """Wait for a flow's Neon operations: one listing of the project's operations per poll (not one GET
         per operation), at the pace learned for their kind (`actions`; default: those of `operations`).
-        Past `stall_after`, say so (Stalled, OperationOverdue) and keep waiting."""
+        Past `stall_after`, say so (Stalled, OperationOverdue) and keep waiting; at most WAIT_SLICE in this
+        handler run (then kopf resumes it soon, so a `kubectl delete` meanwhile is acted on)."""
         if actions is None:
             actions = (op.action for op in operations if isinstance(op, Operation))
         actions = tuple(actions)
@@ -109,15 +116,22 @@ class Flow(ABC):
                 f"running after {bound:.1f}s (twice the recent p99); still waiting",
             )
 
+        timeout = self.runtime.settings.operation_timeout
         watch = asyncio.create_task(overdue())
         try:
             return await client.wait_for_operations(
                 project_id,
                 operations,
-                timeout=self.runtime.settings.operation_timeout,
+                timeout=min(timeout, WAIT_SLICE),
                 pace=self.runtime.pace,
                 listing=True,
             )
+        except errors.OperationTimeout as exc:
+            oldest = min((op.created_at for op in exc.operations), default=None)
+            if timeout <= WAIT_SLICE or oldest is None or (utcnow() - oldest).total_seconds() >= timeout:
+                raise
+            self.logger.info("Neon operations still running; resuming the wait shortly")
+            raise kopf.TemporaryError("Neon operations still running", delay=RESUME_DELAY) from None
         finally:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):

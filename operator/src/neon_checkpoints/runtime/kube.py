@@ -150,6 +150,16 @@ class Kube:
         """Post a Kubernetes Event about `body` (kopf batches and sends them; messages never hold secrets)."""
         kopf.event(body, type=type, reason=reason, message=message)
 
+    # -- Namespaces -------------------------------------------------------------------------------------
+
+    async def namespace_annotations(self, name: str) -> dict[str, str]:
+        """A Namespace's annotations (its tenancy policy); a missing Namespace has none."""
+        try:
+            found = await _call(f"get Namespace {name}", self._core.read_namespace(name))
+        except NotFound:
+            return {}
+        return dict(found.metadata.annotations or {})
+
     # -- Secrets ----------------------------------------------------------------------------------------
 
     async def read_secret_value(self, namespace: str, name: str, key: str) -> str:

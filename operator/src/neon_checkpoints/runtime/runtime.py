@@ -59,7 +59,7 @@ class Runtime:
             store=store,
             kube=kube,
             neon=neon,
-            credentials=Credentials(kube, store, neon, connect),
+            credentials=Credentials(kube, store, neon, connect, settings.tenancy),
             pace=OperationPace(settings.operation_poll_interval, observer=metrics),
             metrics=metrics,
             branch_ids=BranchIds(settings.branch_cache_ttl),

@@ -15,8 +15,10 @@ from typing import Any
 import kopf
 
 from neon_checkpoints.checkpoint.holds import held_in
+from neon_checkpoints.checkpoint.spec import CheckpointSpec
 from neon_checkpoints.core.conditions import Progress, set_condition, set_progress
 from neon_checkpoints.core.secrets import secret_ref
+from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.names import CHECKPOINT_SCHEDULES, CHECKPOINTS, SCHEDULE_UID_LABEL
 from neon_checkpoints.runtime.errors import EXPECTED
@@ -64,7 +66,15 @@ class ScheduleRunner:
             await self._report(False, "InvalidSchedule", str(exc), warning=True)
             return self.settings.resync
         try:
+            # Its runs would each fail ProjectNotAllowed: say so once here and make none.
+            template = CheckpointSpec.from_dict(spec.template)
+            await self.runtime.credentials.check(
+                self.ref.namespace, template.project_id, template.credentials
+            )
             return await self._tick(spec, now)
+        except ProjectNotAllowed as exc:
+            await self._report(False, "ProjectNotAllowed", f"no runs: {exc}", warning=True)
+            return self.settings.resync
         except KubeError as exc:
             self.logger.warning("schedule pass failed, retrying in %.0fs: %s", _ERROR_DELAY, exc)
             return min(_ERROR_DELAY, self.settings.resync)
@@ -125,7 +135,9 @@ class ScheduleRunner:
         retried as SnapshotLimitReached)."""
         project = str(spec.template["projectId"])
         try:
-            async with self.runtime.credentials.client(self.ref.namespace, secret_ref(spec.template)) as neon:
+            async with self.runtime.credentials.client(
+                self.ref.namespace, project, secret_ref(spec.template)
+            ) as neon:
                 held = sum(1 for snapshot in await neon.list_snapshots(project) if snapshot.manual)
         except EXPECTED as exc:
             self.logger.warning("retention: cannot count project %s's snapshots: %s", project, exc)

@@ -85,7 +85,9 @@ async def capture_once(runtime: Runtime, body: kopf.Body, logger: Logger, attemp
         return None  # the create flow has failed it already
     subject = f"the schema of Neon project {spec.project_id}"
     try:
-        async with runtime.credentials.client(body.metadata.namespace or "", spec.credentials) as client:
+        async with runtime.credentials.client(
+            body.metadata.namespace or "", spec.project_id, spec.credentials
+        ) as client:
             snapshot = await client.find_snapshot(spec.project_id, status.get("snapshotName") or "")
             raw = snapshot.raw if snapshot is not None else {}
             point = capture_point(raw.get("source_branch_id"), raw.get("lsn"), raw.get("timestamp"))
