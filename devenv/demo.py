@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -295,6 +296,9 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
                 + ", ".join(f"{w['kind']}/{w['name']}@{w['revision']}" for w in status["status"]["workloads"])
             )
 
+    with say.step("What changed from v1 to v3 (`neon-checkpoints diff v1 v3 --data`)"):
+        show_diff(env, say, outputs["meta_database_url"])
+
     with say.step("Jump back to v1: kubectl apply a CheckpointRestore (Finalize)"):
         path = manifests / "restore-v1.yaml"
         path.write_text(restore_yaml("back-to-v1", "v1"))
@@ -367,6 +371,31 @@ def play(env: LocalEnvironment, say: Narrator, result: DemoResult) -> None:
             [*argv, "--output", "json"], env=meta, capture_output=True, text=True, timeout=60, check=True
         )
         result.timeline = json.loads(as_json.stdout)
+
+
+def show_diff(env: LocalEnvironment, say: Narrator, meta_url: str) -> None:
+    """The schema each checkpoint captured at Ready, diffed from the meta database; `--data` reads both
+    snapshots from short-lived branches (deleted afterwards): v3 added role, company, tags, and lost Alan."""
+    for version in ("v1", "v3"):
+        env.kubectl("wait", "-n", APP_NAMESPACE, "--for=condition=SchemaCaptured",
+                    f"--timeout={WAIT_TIMEOUT}", f"checkpoint/{version}", timeout=200)  # fmt: skip
+    argv = [str(tools.console_script("neon-checkpoints")), "diff", "-n", APP_NAMESPACE, "v1", "v3"]
+    run_env = {"META_DATABASE_URL": meta_url, "PATH": str(tools.VENV_BIN),
+               "NEON_API_URL": env.neon_api_url, "NEON_API_KEY": env.neon_api_key}  # fmt: skip
+    if "PYTHONPATH" in os.environ:  # a checkout run without installing it (as the operator gets it)
+        run_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    done = subprocess.run([*argv, "--data", "--rows", "3"], env=run_env, capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise DemoFailed("What changed from v1 to v3", done.stderr.strip(), env.workdir)
+    text = done.stdout
+    schema_part = text.split("\n--- a/", 1)[0]  # the summary; the unified SQL diff follows it
+    say.say(textwrap.indent(schema_part, "     "))
+    say.say("     ... (the unified pg_dump diff follows in the command's output) ...")
+    say.say(textwrap.indent(text[text.index("data diff") :], "     "))
+    added = [f"+ column {column} " for column in ("role", "company", "tags")]
+    if not all(a in text for a in added) or "Alan Turing" not in text.split("data diff", 1)[1]:
+        raise DemoFailed("What changed from v1 to v3", "the diff does not show v3's changes", env.workdir)
 
 
 def summary(result: DemoResult, total: float) -> str:

@@ -38,6 +38,11 @@ BENCHMARKS: list[tuple[str, str, str]] = [
         "tests.bench.checkpoints",
         "Checkpoint burst: created-to-Ready, operator overhead beyond Neon, API requests, peak RSS",
     ),
+    (
+        "schema-diff",
+        "tests.bench.schema_diff",
+        "neon-checkpoints diff: 200-table schema p50/p95; diff --data of a large DB vs pg_dump of both sides",
+    ),
 ]
 
 

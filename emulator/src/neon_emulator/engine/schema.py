@@ -164,6 +164,17 @@ class SchemaReader:
         self.servers = servers
         self._cache: dict[tuple[str, str], DatabaseSchema] = {}
         self._lock = threading.Lock()
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Scratch clusters left by an emulator killed mid-read (made by this reader only, and it makes none
+        before it is built)."""
+        for path in self.storage.root.glob(SCRATCH_PREFIX + "*"):
+            try:
+                self.servers.stop_any(path.name)
+                self.storage.remove(path.name)
+            except StorageError as exc:
+                log.warning("could not remove the scratch cluster %s: %s", path.name, exc)
 
     def read(self, storage_name: str, database: str, *, immutable: bool) -> DatabaseSchema:
         """The schema of `database` in cluster `storage_name` (`immutable`: a snapshot, kept once read)."""
