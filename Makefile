@@ -30,7 +30,7 @@ setup-tools: ## kube-apiserver, kube-controller-manager, etcd, pulumi, helm buil
 	@hack/build-tools.sh
 
 setup-compat: setup-venv ## Neon's own clients for tests/compat: neonctl and @neondatabase/api-client (npm), neon-api (PyPI), by their locks
-	@PYTHON=$(BIN)/python hack/install-compat-clients.sh
+	@PYTHON=$(CURDIR)/$(BIN)/python hack/install-compat-clients.sh
 
 lint: setup-venv ## ruff, mypy --strict, and the import-linter layer contracts (pyproject.toml)
 	$(BIN)/ruff check operator emulator pulumi_stack tests devenv
