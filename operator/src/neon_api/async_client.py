@@ -125,7 +125,9 @@ class AsyncNeonClient:
 
     async def _transmit(self, request: Request) -> Response:
         if self.share is not None:
-            await self.share.budget.acquire(route_of(request.method, request.path), self._sleep)
+            waited = await self.share.budget.acquire(route_of(request.method, request.path), self._sleep)
+            if waited > 0:
+                self._observer.budget_waited(waited)
         try:
             answer = await self._http.request(
                 request.method, request.path, params=request.params, json=request.json

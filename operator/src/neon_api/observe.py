@@ -39,6 +39,9 @@ class Observer(Protocol):
     def waited(self, actions: Sequence[str], seconds: float) -> None:
         """A wait for operations of these actions (sorted) ended after about `seconds`."""
 
+    def budget_waited(self, seconds: float) -> None:
+        """A request waited this long for its key's request budget (budget.py) before it was sent."""
+
 
 class NullObserver:
     def answered(self, method: str, route: str, status: int | None, seconds: float) -> None:
@@ -48,6 +51,9 @@ class NullObserver:
         pass
 
     def waited(self, actions: Sequence[str], seconds: float) -> None:
+        pass
+
+    def budget_waited(self, seconds: float) -> None:
         pass
 
 

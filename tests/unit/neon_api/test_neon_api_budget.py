@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from neon_api import AsyncNeonClient
+from neon_api import AsyncNeonClient, NullObserver
 from neon_api.budget import BudgetLimits, KeyShares, RequestBudget, route_of
 from neon_api.coalesce import InFlight
 from neon_checkpoints.settings import NO_BUDGET, default_budget
@@ -144,3 +144,27 @@ async def test_a_cancelled_sender_does_not_cancel_the_callers_sharing_its_reques
     assert await follower == "second"  # it sent the request itself
     with pytest.raises(asyncio.CancelledError):
         await leader
+
+
+async def test_a_wait_for_budget_is_reported_to_the_observer() -> None:
+    class Recording(NullObserver):
+        def __init__(self) -> None:
+            self.budget_waits: list[float] = []
+
+        def budget_waited(self, seconds: float) -> None:
+            self.budget_waits.append(seconds)
+
+    observer = Recording()
+    share = KeyShares(BudgetLimits(per_minute=0, per_route_per_second=2)).for_key("napi_k")
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"snapshots": []}))
+    async with AsyncNeonClient(
+        "https://neon.test/api/v2", "napi_k", transport=transport, sleep=sleep, share=share, observer=observer
+    ) as client:
+        for _ in range(3):  # a burst of 1 at once, then the route's second refills
+            await client.list_snapshots("p-1")
+    assert len(observer.budget_waits) == share.budget.waits >= 1
+    assert all(wait > 0 for wait in observer.budget_waits)

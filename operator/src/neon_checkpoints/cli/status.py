@@ -7,16 +7,26 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
+from neon_api.budget import BudgetLimits
 from neon_checkpoints import names
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
 from neon_checkpoints.runtime.kube import Kube
+from neon_checkpoints.settings import (
+    BUDGET_PER_MINUTE,
+    BUDGET_PER_ROUTE,
+    DEFAULT_NEON_API_URL,
+    default_budget,
+)
 from neon_checkpoints.timeline.summary import (
     StalledResource,
     render_status_json,
@@ -26,8 +36,37 @@ from neon_checkpoints.timeline.summary import (
 )
 
 CONNECT_TIMEOUT_SECONDS = 5
-# The request budget belongs to the fleet work (issue 16): until the operator has one, nothing to show.
-NO_BUDGET = "not reported: this operator version has no request budget"
+PREFIX = "neon_checkpoints_"
+
+
+def describe_budget(limits: BudgetLimits, scraped: Mapping[str, float] | None, source: str = "") -> str:
+    """The request budget line: the limits as configured here, and, from the operator's /metrics, how often
+    and how long its requests waited for budget and how many answers were 429."""
+    if limits.enabled:
+        parts = [f"{limits.per_minute} a minute" if limits.per_minute else "no per-minute limit"]
+        if limits.per_route_per_second:
+            parts.append(f"{limits.per_route_per_second} a second per route")
+        line = ", ".join(parts) + " per API key"
+    else:
+        line = "off (no client-side limit for this API URL)"
+    if scraped is None:
+        return line + "; pass --metrics-url for the operator's waits"
+    waits = int(scraped.get("budget_wait_seconds_count", 0))
+    seconds = scraped.get("budget_wait_seconds_sum", 0.0)
+    refused = int(scraped.get("neon_rate_limited_total", 0))
+    return f"{line}; {waits} requests waited {seconds:.1f} s in all, {refused} answered 429 (from {source})"
+
+
+def _scrape(url: str) -> dict[str, float]:
+    """The budget's figures from the operator's /metrics (sums over every label)."""
+    wanted = ("budget_wait_seconds_count", "budget_wait_seconds_sum", "neon_rate_limited_total")
+    found: dict[str, float] = dict.fromkeys(wanted, 0.0)
+    for family in text_string_to_metric_families(httpx.get(url, timeout=CONNECT_TIMEOUT_SECONDS).text):
+        for sample in family.samples:
+            name = sample.name.removeprefix(PREFIX)
+            if name in found:
+                found[name] += sample.value
+    return found
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +84,13 @@ def register(subparsers: Any) -> None:
         help="PostgreSQL URL of the meta database (default: $META_DATABASE_URL)",
     )
     parser.add_argument("--no-kube", action="store_true", help="do not ask Kubernetes for Stalled resources")
+    parser.add_argument(
+        "--metrics-url",
+        help="the operator's metrics endpoint (e.g. http://127.0.0.1:8081/metrics): adds how long its "
+        "requests waited for the request budget; the limits shown are this shell's "
+        "NEON_API_BUDGET_PER_MINUTE / NEON_API_BUDGET_PER_ROUTE_PER_SECOND / NEON_API_URL, as the operator "
+        "reads them",
+    )
     parser.add_argument("--output", "-o", choices=("table", "json"), default="table", help="output format")
     parser.set_defaults(func=run)
 
@@ -83,6 +129,17 @@ async def _stalled(restore_projects: dict[str, str]) -> list[StalledResource]:
         await kube.close()
 
 
+def _limits() -> BudgetLimits:
+    """The budget the operator would run with in this environment (settings.py's defaults and knobs)."""
+    limits = default_budget(os.environ.get("NEON_API_URL", DEFAULT_NEON_API_URL))
+    try:
+        per_minute = int(os.environ.get(BUDGET_PER_MINUTE, limits.per_minute))
+        per_route = int(os.environ.get(BUDGET_PER_ROUTE, limits.per_route_per_second))
+    except ValueError:
+        return limits
+    return BudgetLimits(per_minute, per_route)
+
+
 def run(args: argparse.Namespace) -> int:
     dsn: str | None = args.meta_database_url
     if not dsn:
@@ -109,6 +166,12 @@ def run(args: argparse.Namespace) -> int:
     summaries = summarize(checkpoints, restores, stalled)
     if args.project_id:
         summaries = [s for s in summaries if s.project_id == args.project_id]
+    scraped: dict[str, float] | None = None
+    if args.metrics_url:
+        try:
+            scraped = _scrape(args.metrics_url)
+        except (httpx.HTTPError, ValueError) as exc:
+            print(f"warning: the operator's metrics not read at {args.metrics_url}: {exc}", file=sys.stderr)
     render = render_status_json if args.output == "json" else render_status_table
-    sys.stdout.write(render(summaries, NO_BUDGET))
+    sys.stdout.write(render(summaries, describe_budget(_limits(), scraped, args.metrics_url or "")))
     return 0

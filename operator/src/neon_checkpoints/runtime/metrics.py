@@ -159,8 +159,7 @@ class Metrics:
             ["kind"],
             registry=r,
         )
-        # Observed by the request budget (issue 16) when a call waits for budget; exported from the start so
-        # dashboards and alerts can be written against it.
+        # A request that waited for its key's request budget (neon_api/budget.py), reported by the client.
         self.budget_wait_seconds = Histogram(
             f"{PREFIX}_budget_wait_seconds",
             "Time a Neon request waited for the operator's request budget",
