@@ -60,6 +60,8 @@ def test_wide_columns_and_the_status_command(restores: RestoreHarness) -> None:
     assert [(s["kind"], s["name"], s["reason"]) for s in mine["stalled"]] == [
         ("Checkpoint", "blocked", "SecretNotFound")
     ]
-    assert "request budget" in summary["requestBudget"]
+    # The emulator's URL: no client-side budget unless set; the operator's waits need its /metrics.
+    assert summary["requestBudget"].startswith("off (no client-side limit")
+    assert "--metrics-url" in summary["requestBudget"]
     table = subprocess.run([cli, "status"], env=env, capture_output=True, text=True, timeout=60).stdout
     assert project in table and "SecretNotFound" in table and "request budget:" in table
