@@ -46,7 +46,12 @@ def test_wide_columns_and_the_status_command(restores: RestoreHarness) -> None:
     body = h.get("checkpoint", "v1")
     assert body["status"]["durationSeconds"] > 0
 
-    env = {**os.environ, "KUBECONFIG": str(h.kube.kubeconfig), "META_DATABASE_URL": h.meta_dsn}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(h.kube.kubeconfig),
+        "META_DATABASE_URL": h.meta_dsn,
+        "NEON_API_URL": "http://127.0.0.1:4000/api/v2",  # not Neon's: no budget by default
+    }
     cli = str(tools.console_script("neon-checkpoints"))
     printed = subprocess.run(
         [cli, "status", "-o", "json"], env=env, capture_output=True, text=True, timeout=60
