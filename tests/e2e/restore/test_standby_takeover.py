@@ -42,6 +42,7 @@ def peer(h: Harness, log: Path, priority: int, **settings: str) -> OperatorProce
         health_port=port,
         settings={
             "LOG_LEVEL": "INFO",
+            "NEON_CHECKPOINTS_TENANCY": "open",  # as tests/support/operator.py: tenancy has its own tests
             "PEERING_PRIORITY": str(priority),
             "PEERING_LIFETIME": str(LIFETIME),
             **settings,
