@@ -50,7 +50,7 @@ def test_production_is_restored_from_its_old_branch_keeping_its_id_endpoint_and_
     assert [(o.action, o.work.get("src"), o.work.get("dst")) for o in done.operations] == [
         ("suspend_compute", None, None),
         ("create_branch", current, done.preserved.id),
-        ("reset_to_parent", old, current),
+        ("create_timeline", old, current),
         ("start_compute", None, None),
     ]
     with pytest.raises(EmulatorError) as locked:

@@ -329,7 +329,7 @@ class FakeNeon:
             kept = project.add_branch(preserve, restored_from_branch=target["id"])
             operations.append(project.add_operation("create_branch", branch_id=kept["id"]))
         target.update(reset_from=source["id"])
-        operations.append(project.add_operation("reset_to_parent", branch_id=target["id"]))
+        operations.append(project.add_operation("create_timeline", branch_id=target["id"]))
         return 200, {"branch": target, "operations": operations}
 
     def _operations(self, project: FakeProject, request: httpx.Request) -> tuple[int, Any]:

@@ -78,7 +78,8 @@ def restore_branch(
     roles, dbs = model.catalog_of(source.id)
     model.copy_catalog(target.id, roles, dbs)
     reset = {"kind": "clone", "src": source.id, "dst": target.id, "entity": "branch", "id": target.id}
-    ops.append(model.add_op(project_id, "reset_to_parent", reset, group, branch_id=target.id))
+    # Neon's OperationAction has no "reset" action: the branch gets a new timeline from the source.
+    ops.append(model.add_op(project_id, "create_timeline", reset, group, branch_id=target.id))
     ops += [model.start_compute(e, group) for e in endpoints]
     target.current_state, target.pending_state = "resetting", "ready"
     target.state_changed_at = model.clock.stamp()
