@@ -8,8 +8,6 @@ import os
 import sys
 from typing import Any
 
-import kopf
-
 from neon_checkpoints.settings import Settings, SettingsError
 
 
@@ -61,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     # neon_api logs one line per call already; httpx's own line per request would double it.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     namespaces = tuple(args.namespace) if args.namespace else settings.watch_namespaces
+    # kopf only here: importing it costs about a second, which every other subcommand would pay.
+    import kopf
+
     # Registers every kind's handlers and the startup hook with kopf's default registry.
     import neon_checkpoints.operator  # noqa: F401
 

@@ -13,14 +13,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import psycopg
-from prometheus_client.parser import text_string_to_metric_families
 
 from neon_api.budget import BudgetLimits
 from neon_checkpoints import names
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
-from neon_checkpoints.runtime.kube import Kube
 from neon_checkpoints.settings import (
     BUDGET_PER_MINUTE,
     BUDGET_PER_ROUTE,
@@ -59,6 +57,8 @@ def describe_budget(limits: BudgetLimits, scraped: Mapping[str, float] | None, s
 
 def _scrape(url: str) -> dict[str, float]:
     """The budget's figures from the operator's /metrics (sums over every label)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     wanted = ("budget_wait_seconds_count", "budget_wait_seconds_sum", "neon_rate_limited_total")
     found: dict[str, float] = dict.fromkeys(wanted, 0.0)
     for family in text_string_to_metric_families(httpx.get(url, timeout=CONNECT_TIMEOUT_SECONDS).text):
@@ -103,6 +103,8 @@ async def _meta(dsn: str) -> tuple[list[CheckpointRow], list[RestoreRow]]:
 
 
 async def _stalled(restore_projects: dict[str, str]) -> list[StalledResource]:
+    from neon_checkpoints.runtime.kube import Kube  # slow to import: only where Kubernetes is asked
+
     kube = await Kube.from_environment()
     try:
         found: list[StalledResource] = []

@@ -13,14 +13,12 @@ import ipaddress
 import os
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from kubernetes.aio import client, config
-
-from neon_checkpoints.runtime.kube import Kube
 from neon_checkpoints.ui import csrf
-from neon_checkpoints.ui.app import make_app
+
+if TYPE_CHECKING:
+    from neon_checkpoints.runtime.kube import Kube
 
 DEFAULT_PORT = 8765
 
@@ -68,6 +66,8 @@ def is_loopback(address: str) -> bool:
 
 def context_namespace(kubeconfig: str | None, context: str | None) -> str:
     """The namespace of the kubeconfig's context, as kubectl would use it."""
+    from kubernetes.aio import config  # the Kubernetes client only where used: it is slow to import
+
     try:
         contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError):
@@ -79,6 +79,10 @@ def context_namespace(kubeconfig: str | None, context: str | None) -> str:
 
 async def _kube(kubeconfig: str | None, context: str | None) -> Kube:
     """The user's own client: the kubeconfig only (never an in-cluster service account)."""
+    from kubernetes.aio import client, config
+
+    from neon_checkpoints.runtime.kube import Kube
+
     configuration = client.Configuration()
     await config.load_kube_config(  # type: ignore[no-untyped-call]
         config_file=kubeconfig, context=context, client_configuration=configuration
@@ -87,6 +91,10 @@ async def _kube(kubeconfig: str | None, context: str | None) -> Kube:
 
 
 async def serve(args: argparse.Namespace, address: str, namespace: str) -> int:
+    from aiohttp import web
+
+    from neon_checkpoints.ui.app import make_app
+
     kube = await _kube(args.kubeconfig, args.context)
     hosts = {*csrf.LOOPBACK_HOSTS, address.lower()}
     app = make_app(kube, args.meta_database_url, namespace, hosts=hosts, poll_seconds=args.poll_seconds)
