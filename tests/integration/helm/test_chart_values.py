@@ -89,12 +89,15 @@ def test_cluster_wide_by_default(helm: Helm) -> None:
 
 def test_a_namespace_list_gets_one_role_per_namespace_and_no_cluster_wide_secrets(helm: Helm) -> None:
     docs = render(helm, watchNamespaces=["team-a", "team-b"])
-    assert sorted(r["metadata"]["namespace"] for r in find(docs, "Role")) == ["team-a", "team-b"]
+    roles = sorted((r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role"))
+    assert roles == [
+        (ns, f"ckpt-neon-checkpoints{suffix}") for ns in ("team-a", "team-b") for suffix in ("", "-workloads")
+    ]
     bindings = sorted((b["metadata"]["namespace"], b["roleRef"]["name"]) for b in find(docs, "RoleBinding"))
     assert bindings == [
         (ns, f"ckpt-neon-checkpoints{suffix}")
         for ns in ("team-a", "team-b")
-        for suffix in ("", "-credentials", "-previews")
+        for suffix in ("", "-credentials", "-previews", "-workloads")
     ]
     roles = {r["metadata"]["name"]: r for r in find(docs, "ClusterRole")}
     for binding in find(docs, "ClusterRoleBinding"):

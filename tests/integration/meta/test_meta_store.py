@@ -54,7 +54,19 @@ def tables(dsn: str) -> set[str]:
 async def test_open_creates_the_schema_and_records_the_version(fresh_database: str) -> None:
     store = await MetaStore.open(fresh_database)
     await store.close()
-    assert tables(fresh_database) == {"schema_migrations", "checkpoints", "restores"}
+    assert tables(fresh_database) == {
+        "schema_migrations",
+        "checkpoints",
+        "restores",
+        # migration 3: schemas captured at checkpoint time
+        "schemas",
+        "schema_captures",
+        "checkpoint_schemas",
+        # migration 4: workloads recorded with checkpoints and restores
+        "workload_revisions",
+        "checkpoint_workloads",
+        "restore_workloads",
+    }
     with psycopg.connect(fresh_database) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     assert versions == [m.version for m in MIGRATIONS]
