@@ -117,7 +117,8 @@ def test_a_confirmed_restore_creates_the_restore_its_yaml_showed(
         assert answer.headers["Location"].endswith(f"/restores/{form['name']}")
         stored = json.loads(kubectl(crds, seeded, "get", "checkpointrestore", form["name"], "-o", "json"))
         assert stored["metadata"]["name"] == shown["metadata"]["name"] == form["name"]
-        assert stored["spec"] == {**shown["spec"], "oldBranchPolicy": "Retain"}, "plus the CRD's default"
+        defaults = {"oldBranchPolicy": "Retain", "workloads": "Restore", "quiesce": False}
+        assert stored["spec"] == {**shown["spec"], **defaults}, "plus the CRD's defaults"
         progress = client.get(answer.headers["Location"])
         assert progress.status_code == 200 and 'id="phase"' in progress.text
 
