@@ -29,9 +29,10 @@ EXPECTED = (
 
 
 # kopf's own retries, set at start-up (operator.py): its API calls (finalizers, progress) after an apiserver
-# outage are retried within about 2 s (kopf's default grows to 21 s), and an exception that escapes
-# `classify` (a bug) is retried after 1 s instead of kopf's 60.
-KOPF_ERROR_BACKOFFS = (0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0)
+# outage are retried within about 2 s (kopf's default grows to 21 s), for about a minute before kopf gives
+# up on the event (a restarted apiserver may answer 503 for a while as it installs its CRDs' paths), and
+# an exception that escapes `classify` (a bug) is retried after 1 s instead of kopf's 60.
+KOPF_ERROR_BACKOFFS = (0.5, 1.0) + (2.0,) * 30
 KOPF_DEFAULT_BACKOFF = 1.0
 # Temporary failures of the cluster and the meta DB: they are usually back within seconds, and a retry
 # costs one request.
