@@ -312,20 +312,26 @@ class RestoreFlow(Flow):
             )
         crash_point(self.runtime.settings.crash_after, "restore-accepted")
         self.logger.info("restore of snapshot %s accepted: new branch %s", snapshot_id, result.branch.id)
+        await self._record_accepted(
+            result.operations,
+            f"restore accepted by Neon (branch {result.branch.id}); waiting for its operations",
+        )
+        return result.branch, result.operations, Intent(started, action.target_branch_id)
+
+    async def _record_accepted(self, operations: tuple[Operation, ...], message: str) -> None:
+        """Neon accepted the request: its operations go to the meta row and status, so a resumed run waits
+        for them instead of asking again."""
+        assert self._record is not None
         await self.runtime.store.upsert_restore(
             replace(
                 self._record,
                 phase=RestorePhase.RESTORING.value,
-                operation_ids=tuple(op.id for op in result.operations),
+                operation_ids=tuple(op.id for op in operations),
             )
         )
         await self.status.record(
-            RestoreStep.REQUESTED,
-            "RestoreAccepted",
-            f"restore accepted by Neon (branch {result.branch.id}); waiting for its operations",
-            operations=operation_entries(result.operations),
+            RestoreStep.REQUESTED, "RestoreAccepted", message, operations=operation_entries(operations)
         )
-        return result.branch, result.operations, Intent(started, action.target_branch_id)
 
     async def _complete(
         self,

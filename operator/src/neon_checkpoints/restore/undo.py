@@ -13,7 +13,6 @@ from typing import Any
 
 from neon_api import AsyncNeonClient
 from neon_api.models import Operation
-from neon_checkpoints.checkpoint.plan import operation_entries
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
 from neon_checkpoints.core.times import precise_time, utcnow
 from neon_checkpoints.core.verdicts import Verdict
@@ -192,18 +191,9 @@ class UndoFlow(RestoreFlow):
             preserve_under_name=action.preserve_under_name,
         )
         crash_point(self.runtime.settings.crash_after, "restore-accepted")
-        await self.runtime.store.upsert_restore(
-            replace(
-                self._record,
-                phase=RestorePhase.RESTORING.value,
-                operation_ids=tuple(op.id for op in result.operations),
-            )
-        )
-        await self.status.record(
-            RestoreStep.REQUESTED,
-            "RestoreAccepted",
+        await self._record_accepted(
+            result.operations,
             f"branch restore accepted by Neon; production's state is kept as {action.preserve_under_name}",
-            operations=operation_entries(result.operations),
         )
         return result.operations
 
