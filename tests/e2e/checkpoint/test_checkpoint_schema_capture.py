@@ -48,6 +48,13 @@ def _captured(harness: Harness, name: str, status: str = "True") -> dict[str, An
     )
 
 
+def _routes(harness: Harness) -> dict[str, int]:
+    with harness.emulator.admin() as admin:
+        routes: dict[str, int] = admin.get("/requests").json()["routes"]
+    # "GET /api/v2/projects/{project_id}/branches/{branch_id}/schema" -> "GET schema"
+    return {f"{r.split(' ', 1)[0]} {r.rsplit('/', 1)[-1]}": n for r, n in routes.items()}
+
+
 def test_capture_after_a_schema_change_and_same_schema_stored_once(harness: Harness) -> None:
     project, uri = _project(harness)
     harness.start_operator()
@@ -84,10 +91,16 @@ def test_capture_after_a_schema_change_and_same_schema_stored_once(harness: Harn
     # A capture is no phase change: the Events stay one per phase transition.
     assert sorted(e["reason"] for e in harness.events("v2")) == ["Creating", "Pending", "Ready"]
 
-    # Same schema, new checkpoint: stored once.
+    # Same schema, new checkpoint: stored once, and Neon asked only whether it changed since v2-again
+    # (one compare_schema; the point from status, the database names remembered: no listing).
+    before = _routes(harness)
     _checkpoint(harness, project, "v3", **{"3f2c9e1": "3f2c9e3"})
     harness.wait_ready("v3")
     _captured(harness, "v3")
+    after = _routes(harness)
+    spent = {r: n - before.get(r, 0) for r, n in after.items() if n != before.get(r, 0)}
+    reads = ("GET compare_schema", "GET schema", "GET databases", "GET snapshots")
+    assert {r: n for r, n in spent.items() if r in reads} == {"GET compare_schema": 1}, spent
     digests = harness.meta_rows("SELECT count(*) AS n FROM schemas")[0]["n"]
     links = harness.meta_rows("SELECT count(*) AS n FROM checkpoint_schemas")[0]["n"]
     assert (digests, links) == (3, 4)
