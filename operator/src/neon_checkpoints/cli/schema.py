@@ -18,11 +18,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from neon_api import NeonClient, errors
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import schemas
 from neon_checkpoints.meta.records import CheckpointRow
-from neon_checkpoints.schema.data import Terminated, compare_data, table_data_json
 from neon_checkpoints.schema.diff import CapturedSchema, diff_schemas
 from neon_checkpoints.schema.render import (
     CheckpointLabel,
@@ -33,7 +31,9 @@ from neon_checkpoints.schema.render import (
     show_json,
 )
 from neon_checkpoints.schema.structure import parse_structure
-from neon_checkpoints.settings import DEFAULT_NEON_API_URL
+
+# Only `--data` talks to Neon: the Neon client (httpx) and settings are imported there, not by every
+# `show` and `diff` (cli/main.py imports this module alone for them).
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
     )
     diff.add_argument(
         "--neon-api-url",
-        default=os.environ.get("NEON_API_URL") or DEFAULT_NEON_API_URL,
+        default=None,
         help="with --data: the Neon API (default: $NEON_API_URL or Neon's); the key is $NEON_API_KEY",
     )
     _common(diff)
@@ -169,6 +169,8 @@ def run_diff(args: argparse.Namespace) -> int:
     if args.output == "json":
         body = diff_json(a.label, b.label, diff)
         if tables is not None:
+            from neon_checkpoints.schema.data import table_data_json
+
             body["data"] = [table_data_json(t) for t in tables]
         sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
     else:
@@ -179,13 +181,18 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace, a: Resolved, b: Resolved) -> list[Any]:
+    from neon_api import NeonClient, errors
+    from neon_checkpoints.schema.data import Terminated, compare_data
+    from neon_checkpoints.settings import DEFAULT_NEON_API_URL
+
     if a.row.project_id != b.row.project_id:
         raise CliError("--data compares two checkpoints of one Neon project")
     key = os.environ.get("NEON_API_KEY")
     if not key:
         raise CliError("--data needs the Neon API key in $NEON_API_KEY")
     try:
-        with NeonClient(args.neon_api_url, key) as client:
+        url = args.neon_api_url or os.environ.get("NEON_API_URL") or DEFAULT_NEON_API_URL
+        with NeonClient(url, key) as client:
             return compare_data(client, a.row, b.row, a.schemas, b.schemas, rows=args.rows)
     except Terminated:
         raise CliError("terminated; the diff's branches were deleted") from None
