@@ -173,10 +173,11 @@ _BUCKET_DIGITS = 4
 def _buckets(
     conn: psycopg.Connection[Any], table: Table, key: tuple[str, ...], columns: tuple[str, ...]
 ) -> dict[str, tuple[int, int, int]]:
-    """Per bucket: the row count and the sum of the rows' md5 as two 64-bit halves (order-independent)."""
+    """Per bucket: the row count and the sum of the rows' md5 as two 64-bit halves (order-independent; a
+    bigint sum is exact, numeric, and accumulates in 128 bits)."""
     query = sql.SQL(
-        "SELECT substr(k, 1, {}), count(*), sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric)::text,"
-        " sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric)::text"
+        "SELECT substr(k, 1, {}), count(*), sum(('x' || substr(h, 1, 16))::bit(64)::bigint)::text,"
+        " sum(('x' || substr(h, 17, 16))::bit(64)::bigint)::text"
         " FROM (SELECT {} AS k, {} AS h FROM {} AS _r) AS s GROUP BY 1"
     ).format(sql.Literal(_BUCKET_DIGITS), _row(key or columns), _row(columns), _ident(table))
     return {bucket: (int(n), int(high), int(low)) for bucket, n, high, low in conn.execute(query)}
