@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS ?= $(HOME)/.cache/neon-checkpoints-tools
 export NEON_CKPT_TOOLS := $(TOOLS)
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=40
 
 .PHONY: help setup setup-system setup-venv setup-tools setup-compat lint test bench demo clean
 

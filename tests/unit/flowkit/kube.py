@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import kopf
 
+from neon_checkpoints.core.conditions import merge_conditions
 from neon_checkpoints.names import GROUP, VERSION
 from neon_checkpoints.runtime.kube import AlreadyExists, Kube, SecretUnavailable
 from tests.unit.flowkit.workloads import WorkloadsMixin
@@ -135,11 +136,22 @@ class FakeKube(WorkloadsMixin, Kube):
     async def delete(self, plural: str, namespace: str, name: str) -> bool:
         return self.objects.pop((plural, namespace, name), None) is not None
 
-    async def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """As the real one: `conditions` merged by type into what the object holds."""
         self.patches.append((plural, name, copy.deepcopy(dict(status))))
         obj = self.objects.get((plural, namespace, name))
+        update = copy.deepcopy(dict(status))
+        if "conditions" not in update:
+            if obj is not None:
+                obj.setdefault("status", {}).update(update)
+            return []
+        held = ((obj or {}).get("status") or {}).get("conditions") or []
+        update["conditions"] = merge_conditions(held, update["conditions"])
         if obj is not None:
-            obj.setdefault("status", {}).update(copy.deepcopy(dict(status)))
+            obj.setdefault("status", {}).update(update)
+        return list(update["conditions"])
 
     def event(self, body: kopf.Body, *, type: str, reason: str, message: str) -> None:
         self.events.append(PostedEvent(type, reason, message))

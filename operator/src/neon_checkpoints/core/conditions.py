@@ -116,6 +116,16 @@ def mark_stalled(
     )
 
 
+def merge_conditions(
+    current: Sequence[Mapping[str, Any]], changed: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`changed` written over `current` by type, every other type kept as it is. Two writers of one
+    resource's status (a flow and the schema capture daemon) each own some types; a status merge patch
+    replaces the whole list, so each writes only its own types over what the server holds now."""
+    mine = {c.get("type") for c in changed}
+    return [*(dict(c) for c in current if c.get("type") not in mine), *(dict(c) for c in changed)]
+
+
 def find(conditions: Sequence[Mapping[str, Any]], type: str) -> Mapping[str, Any] | None:
     return next((c for c in conditions if c.get("type") == type), None)
 

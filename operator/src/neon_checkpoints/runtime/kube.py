@@ -19,6 +19,7 @@ import kopf
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 
+from neon_checkpoints.core.conditions import merge_conditions
 from neon_checkpoints.names import GROUP, VERSION
 
 T = TypeVar("T")
@@ -26,6 +27,10 @@ T = TypeVar("T")
 # Connections to the apiserver, kept alive (see from_environment); the sync client this replaced ran in the
 # default thread pool, six threads on two cores.
 POOL_SIZE = 6
+
+# Status writes that lose the resourceVersion race this many times in a row give up as a 409 (retried by
+# the caller's classification); two writers per resource make more than one a rarity.
+CONFLICT_RETRIES = 5
 
 
 class KubeError(Exception):
@@ -138,12 +143,36 @@ class Kube:
             return False
         return True
 
-    async def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-        await _call(
-            f"patch status of {plural} {namespace}/{name}",
-            self._custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, plural, name, {"status": dict(status)}
-            ),
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> builtins.list[dict[str, Any]]:
+        """Merge `status` in; its `conditions` are merged by type into the server's (core/conditions.py),
+        guarded by the resourceVersion read (a 409 reads again). The conditions as written are returned."""
+        action = f"patch status of {plural} {namespace}/{name}"
+        if "conditions" not in status:
+            await _call(action, self._patch_status(plural, namespace, name, {"status": dict(status)}))
+            return []
+        for _ in range(CONFLICT_RETRIES):
+            current = await self.get(plural, namespace, name)
+            if current is None:
+                raise NotFound(action, 404)
+            conditions = merge_conditions(
+                (current.get("status") or {}).get("conditions") or [], status["conditions"]
+            )
+            patch = {
+                "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+                "status": {**status, "conditions": conditions},
+            }
+            try:
+                await _call(action, self._patch_status(plural, namespace, name, patch))
+            except AlreadyExists:  # 409: another writer came between the read and the patch
+                continue
+            return conditions
+        raise KubeError(action, 409)
+
+    def _patch_status(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> Awaitable[Any]:
+        return self._custom.patch_namespaced_custom_object_status(  # type: ignore[no-any-return]
+            GROUP, VERSION, namespace, plural, name, patch
         )
 
     def event(self, body: kopf.Body, *, type: str, reason: str, message: str) -> None:

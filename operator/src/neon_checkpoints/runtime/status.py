@@ -17,7 +17,14 @@ from typing import Any, Generic, TypeVar
 
 import kopf
 
-from neon_checkpoints.core.conditions import Progress, mark_stalled, set_condition, set_progress
+from neon_checkpoints.core.conditions import (
+    RECONCILING,
+    STALLED,
+    Progress,
+    mark_stalled,
+    set_condition,
+    set_progress,
+)
 from neon_checkpoints.core.times import utcnow
 from neon_checkpoints.runtime.kube import Kube
 
@@ -61,6 +68,7 @@ class StatusWriter(Generic[P, S]):
         self.status: dict[str, Any] = {k: v for k, v in status.items() if k != "kopf"}
         phase = self.status.get("phase")
         self.phase: P | None = rules.phases(phase) if phase else None
+        self._noted: set[str] = set()
 
     async def record(self, step: S, reason: str, message: str, *, blocked: bool = False, **fields: Any) -> P:
         """Write the step's phase, message and conditions (and `fields`); `blocked`: a retried step that only
@@ -91,12 +99,9 @@ class StatusWriter(Generic[P, S]):
             "phase": phase.value,
             "message": message,
             "observedGeneration": generation,
-            "conditions": conditions,
+            "conditions": self._mine(conditions, self._rules.condition, RECONCILING, STALLED),
         }
-        await self._kube.patch_status(
-            self._plural, self._body.metadata.namespace or "", self._body.metadata.name or "", update
-        )
-        self.status.update(update)
+        await self._write(update)
         self.phase = phase
         if phase is not previous:
             self._kube.event(
@@ -119,6 +124,7 @@ class StatusWriter(Generic[P, S]):
             observed_generation=self._body.metadata.get("generation"),
             now=self._clock(),
         )
+        self._noted.add(type)
 
     async def stall(self, reason: str, message: str) -> None:
         """Stalled True beside Reconciling (a step overdue, a run interrupted): the flow goes on."""
@@ -129,11 +135,7 @@ class StatusWriter(Generic[P, S]):
             observed_generation=self._body.metadata.get("generation"),
             now=self._clock(),
         )
-        update = {"conditions": conditions}
-        await self._kube.patch_status(
-            self._plural, self._body.metadata.namespace or "", self._body.metadata.name or "", update
-        )
-        self.status.update(update)
+        await self._write({"conditions": self._mine(conditions, STALLED)})
         self._kube.event(self._body, type="Warning", reason=reason, message=message)
 
     async def note(self, **fields: Any) -> None:
@@ -142,6 +144,18 @@ class StatusWriter(Generic[P, S]):
             self._plural, self._body.metadata.namespace or "", self._body.metadata.name or "", fields
         )
         self.status.update(fields)
+
+    def _mine(self, conditions: list[dict[str, Any]], *types: str) -> list[dict[str, Any]]:
+        """Only the condition types this write sets (and those noted since the last): another writer's
+        (the schema capture daemon's SchemaCaptured) stay as the server has them."""
+        wanted = {*types, *self._noted}
+        return [c for c in conditions if c["type"] in wanted]
+
+    async def _write(self, update: dict[str, Any]) -> None:
+        meta = self._body.metadata
+        written = await self._kube.patch_status(self._plural, meta.namespace or "", meta.name or "", update)
+        self.status.update({**update, "conditions": written})
+        self._noted.clear()
 
     def get(self, key: str) -> Any:
         return self.status.get(key)

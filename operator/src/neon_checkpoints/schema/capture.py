@@ -140,8 +140,10 @@ async def _write(
     message: str,
     **fields: Any,
 ) -> None:
-    conditions = set_condition(
-        status.get("conditions") or [],
+    # Only this condition goes out: the server merges it by type (runtime/kube.py), so a flow's Ready
+    # written meanwhile is not put back to what this daemon read before its capture.
+    [condition] = set_condition(
+        [c for c in status.get("conditions") or [] if c.get("type") == CONDITION],
         type=CONDITION,
         status="True" if ok else "False",
         reason=reason,
@@ -151,7 +153,7 @@ async def _write(
     )
     meta = body.metadata
     await runtime.kube.patch_status(
-        CHECKPOINTS, meta.namespace or "", meta.name or "", {**fields, "conditions": conditions}
+        CHECKPOINTS, meta.namespace or "", meta.name or "", {**fields, "conditions": [condition]}
     )
     if not ok:  # a success is in the condition; the phase Events stay one per transition
         runtime.kube.event(body, type="Warning", reason=reason, message=message)
