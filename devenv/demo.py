@@ -422,8 +422,15 @@ def keep_instructions(env: LocalEnvironment, result: DemoResult) -> str:
         """)
 
 
-def run_demo(workdir: Path, *, keep: bool = False, out: TextIO = sys.stdout) -> DemoResult:
-    """Play the story; raises DemoFailed naming the step. Tears everything down unless `keep`."""
+def run_demo(
+    workdir: Path,
+    *,
+    keep: bool = False,
+    out: TextIO = sys.stdout,
+    before_teardown: Callable[[LocalEnvironment], None] | None = None,
+) -> DemoResult:
+    """Play the story; raises DemoFailed naming the step. Tears everything down unless `keep`;
+    `before_teardown` (a test's look at what the run left on disk) runs after a successful story."""
     if workdir.exists():
         # A previous run (say `make demo KEEP=1`) may still be up: stop it before starting afresh.
         LocalEnvironment(workdir.resolve()).stop()
@@ -446,11 +453,16 @@ def run_demo(workdir: Path, *, keep: bool = False, out: TextIO = sys.stdout) -> 
         raise
     total = time.monotonic() - started
     say.say(f"\n== Summary\n{summary(result, total)}")
+    if before_teardown is not None:
+        try:
+            before_teardown(env)
+        except BaseException:
+            if not keep:
+                env.stop()
+            raise
     if keep:
-        (env.workdir / "app-database-url").write_text(env.outputs["app_database_url"])
-        (env.workdir / "meta-database-url").write_text(env.outputs["meta_database_url"])
-        for path in (env.workdir / "app-database-url", env.workdir / "meta-database-url"):
-            path.chmod(0o600)
+        tools.write_private(env.workdir / "app-database-url", env.outputs["app_database_url"])
+        tools.write_private(env.workdir / "meta-database-url", env.outputs["meta_database_url"])
         say.say(keep_instructions(env, result))
     else:
         with say.step("Tear everything down"):

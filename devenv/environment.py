@@ -95,7 +95,7 @@ class LocalEnvironment:
                 ),
                 "PULUMI_HOME": str(self.workdir / "pulumi-home"),
                 "PULUMI_BACKEND_URL": f"file://{self.workdir / 'pulumi-state'}",
-                "PULUMI_CONFIG_PASSPHRASE": "neon-checkpoints-demo",
+                "PULUMI_CONFIG_PASSPHRASE_FILE": str(self.passphrase_file()),
                 "PULUMI_SKIP_UPDATE_CHECK": "true",
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
@@ -103,6 +103,14 @@ class LocalEnvironment:
             }
         )
         return env
+
+    def passphrase_file(self) -> Path:
+        """The stack's passphrase, random per work dir and mode 0600: the state and Pulumi.demo.yaml are
+        world-readable, so a passphrase known from the source would make their secrets plain text."""
+        path = self.workdir / "pulumi-passphrase"
+        if not path.exists():
+            tools.write_private(path, secrets.token_urlsafe(32))
+        return path
 
     def pulumi(
         self, *args: str, timeout: float = 600.0, secret_output: bool = False, secret_input: str | None = None

@@ -69,3 +69,11 @@ def postgres_bin_dir() -> Path:
     if found is None:
         raise FileNotFoundError("PostgreSQL server binaries not found: run `make setup`")
     return Path(found).resolve().parent
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds a secret, mode 0600 from its creation on (README: "Files with secrets")."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

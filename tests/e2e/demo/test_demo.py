@@ -9,7 +9,9 @@ import pytest
 
 from devenv.controlplane import KubeControlPlane
 from devenv.demo import PROMPTS, run_demo
+from devenv.environment import LocalEnvironment
 from devenv.tools import missing
+from tests.support.secret_files import find_leaks, readme_patterns, secret_values
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.pulumi, pytest.mark.slow]
 
@@ -29,7 +31,21 @@ def test_demo_story_restores_v1_through_the_same_connection_string(
     out = io.StringIO()
     workdir = tmp_path / "demo"
 
-    result = run_demo(workdir, out=out)
+    leaks: list[str] = []
+
+    def secrets_at_rest(env: LocalEnvironment) -> None:
+        # Issue 20 item 7: what the run wrote (logs, Pulumi's state and logs, etcd, the emulator's and
+        # its postgres servers' files) holds no secret outside the 0600 files the README lists.
+        known = secret_values(
+            neon_api_key=env.neon_api_key,
+            app_database_url=env.outputs["app_database_url"],
+            meta_database_url=env.outputs["meta_database_url"],
+            pulumi_passphrase=env.passphrase_file().read_text(),
+        )
+        leaks.extend(find_leaks(env.workdir, known, readme_patterns(".demo/")))
+
+    result = run_demo(workdir, out=out, before_teardown=secrets_at_rest)
+    assert not leaks, "secrets on disk:\n" + "\n".join(leaks)
 
     v1, v2, v3 = (result.views[p.version] for p in PROMPTS)
     assert v1.columns == ("id", "name", "email")

@@ -95,7 +95,8 @@ class Cluster:
 @pytest.fixture
 def tenants(kube_cluster: KubeControlPlane) -> Iterator[tuple[str, str]]:
     kube_cluster.apply_crds()
-    names = (f"tenant-a-{os.getpid()}", f"tenant-b-{os.getpid()}")
+    suffix = f"{os.getpid()}-{secrets.token_hex(2)}"  # two tests of one session: fresh namespaces each
+    names = (f"tenant-a-{suffix}", f"tenant-b-{suffix}")
     for ns in names:
         kube_cluster.kubectl("create", "namespace", ns)
     yield names
@@ -196,4 +197,89 @@ def test_tenant_b_cannot_snapshot_restore_preview_or_clean_up_tenant_a_project(
     # A still works: a restore of its own checkpoint succeeds.
     cluster.restore(a, "a-back", "a1", "Finalize")
     assert cluster.finished(a, "checkpointrestore", "a-back")["phase"] == "Succeeded"
+    assert "Traceback" not in operators.logs(chars=10**7)
+
+
+def undo(namespace: str, name: str, of: str, *, key: str | None = None, of_namespace: str = "") -> str:
+    ref = {"name": of, **({"namespace": of_namespace} if of_namespace else {})}
+    spec: dict[str, Any] = {"undo": {"restoreRef": ref}, "mode": "Finalize"}
+    if key:
+        spec["credentialsSecretRef"] = {"name": key}
+    return yaml.safe_dump(
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "CheckpointRestore",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }
+    )
+
+
+def neon_calls_on(emulator: EmulatorServer, project: str) -> dict[str, int]:
+    """The API calls on `project` since the last reset, as the emulator counted them."""
+    with emulator.admin() as admin:
+        counted: dict[str, int] = admin.get("/requests").raise_for_status().json()["requests"]
+    return {call: n for call, n in counted.items() if f"/projects/{project}" in call}
+
+
+def test_tenant_b_cannot_undo_a_restore_of_tenant_a_project(
+    kube_cluster: KubeControlPlane,
+    emulator: EmulatorServer,
+    operators: Operators,
+    tenants: tuple[str, str],
+) -> None:
+    """Undo (spec.undo.restoreRef) goes through the same credential resolver: B cannot undo a finalized
+    restore of A's project, with the default key or with its own, and no Neon call is made on A's
+    project; a restore in A's namespace cannot be named from B's; A's own undo works."""
+    a, b = tenants
+    key_b = "napi_tenant_b_" + secrets.token_hex(8)
+    with emulator.admin() as admin:
+        admin.post("/api-keys", json={"key": key_b}).raise_for_status()
+    project_a = make_project(emulator.url, emulator.api_key, "tenant-a-app")
+    project_b = make_project(emulator.url, key_b, "tenant-b-app")
+    cluster = Cluster(kube_cluster, operators)
+    cluster.annotate(a, project_a, default_key=True)
+    # An admin's mistake, since corrected: B could use A's project, and finalized a restore of it.
+    cluster.annotate(b, f"{project_b},{project_a}", default_key=True)
+    kube_cluster.kubectl("-n", b, "create", "secret", "generic", "b-key", f"--from-literal=apiKey={key_b}")
+    operators.start(a, b, NEON_CHECKPOINTS_TENANCY="enforced")
+
+    cluster.checkpoint(a, "a1", project_a)
+    cluster.checkpoint(b, "b-on-a", project_a)
+    assert cluster.finished(a, "checkpoint", "a1")["phase"] == "Ready"
+    assert cluster.finished(b, "checkpoint", "b-on-a")["phase"] == "Ready"
+    cluster.restore(b, "b-back", "b-on-a", "Finalize")
+    assert cluster.finished(b, "checkpointrestore", "b-back", timeout=90)["phase"] == "Succeeded"
+    cluster.restore(a, "a-back", "a1", "Finalize")
+    assert cluster.finished(a, "checkpointrestore", "a-back", timeout=90)["phase"] == "Succeeded"
+    cluster.annotate(b, project_b, default_key=False)
+    for namespace, name in ((a, "a1"), (b, "b-on-a")):  # the schema daemons' reads of A's project, done
+        kube_cluster.kubectl(
+            "-n", namespace, "wait", "--for=condition=SchemaCaptured", "--timeout=60s", f"checkpoint/{name}"
+        )
+    before = neon_state(emulator.url, emulator.api_key, project_a)
+    with emulator.admin() as admin:
+        admin.post("/reset-requests").raise_for_status()
+
+    # B undoes its own (past) restore of A's project: refused before any Neon call, whichever key.
+    for name, key in (("undo-default", None), ("undo-own", "b-key")):
+        kube_cluster.kubectl("apply", "-f", "-", input=undo(b, name, "b-back", key=key))
+    assert project_a in cluster.refused(b, "checkpointrestore", "undo-default")
+    assert project_a in cluster.refused(b, "checkpointrestore", "undo-own")
+    # A restore of A's namespace: restoreRef has no namespace (the apiserver refuses the field), and a
+    # name resolves in B's own namespace only, even where A's meta rows hold that name.
+    named = kube_cluster.kubectl(
+        "apply", "-f", "-", input=undo(b, "undo-across", "a-back", of_namespace=a), check=False
+    )
+    assert named.returncode != 0 and "restoreRef.namespace" in named.stderr, named.stderr
+    kube_cluster.kubectl("apply", "-f", "-", input=undo(b, "undo-a-name", "a-back"))
+    status = cluster.finished(b, "checkpointrestore", "undo-a-name")
+    assert status["phase"] == "Failed" and f"{b}/a-back not found" in status["message"], status
+    assert neon_calls_on(emulator, project_a) == {}, "B's undos reached Neon on A's project"
+    assert neon_state(emulator.url, emulator.api_key, project_a) == before
+
+    # A's own undo of its restore works.
+    kube_cluster.kubectl("apply", "-f", "-", input=undo(a, "a-undo", "a-back"))
+    assert cluster.finished(a, "checkpointrestore", "a-undo", timeout=90)["phase"] == "Succeeded"
+    assert neon_state(emulator.url, emulator.api_key, project_a) != before
     assert "Traceback" not in operators.logs(chars=10**7)

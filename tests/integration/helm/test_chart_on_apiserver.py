@@ -6,6 +6,7 @@ ValidatingAdmissionPolicy refuses a Checkpoint naming a project its namespace ma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -269,3 +270,42 @@ def test_admission_policy_refuses_projects_and_keys_a_namespace_may_not_use(
     )
     ok, err = apply(schedule)
     assert not ok and "spec.checkpointTemplate.spec.projectId: Neon project p-a" in err, err
+
+
+def test_admission_policy_lets_the_operator_update_what_exists_but_not_write_a_spec(
+    applied: KubeControlPlane,
+) -> None:
+    """matchConditions: only a CREATE or a changed spec is checked. A Checkpoint made while its namespace
+    allowed its project, then the annotation removed: kopf's finalizer and annotations (a metadata-only
+    update) and the status still go through, or the operator could neither reconcile nor delete it; a
+    spec change or a new Checkpoint on that project is refused, naming the field."""
+    namespace = "tenant-vap-since"
+    ensure_namespaces(applied, namespace)
+    annotate(applied, namespace, allowed_projects="p-a", default_key="allowed")
+    applied.kubectl("apply", "-f", "-", input=checkpoint(namespace, "p-a"))
+    applied.kubectl("annotate", "namespace", namespace, f"{GROUP}/allowed-projects-", f"{GROUP}/default-key-")
+
+    def patch(body: dict[str, Any], *flags: str) -> tuple[bool, str]:
+        result = applied.kubectl(
+            "-n", namespace, "patch", "checkpoint", "v1", "--type=merge", "-p", json.dumps(body),
+            *flags, check=False,
+        )  # fmt: skip
+        return result.returncode == 0, result.stderr
+
+    try:
+        metadata = {"finalizers": [f"{GROUP}/test"], "labels": {"seen": "yes"}, "annotations": {"k": "v"}}
+        assert patch({"metadata": metadata}) == (True, "")
+        assert patch({"status": {"phase": "Pending"}}, "--subresource=status") == (True, "")
+        ok, err = patch({"spec": {"ttl": "2h"}})
+        assert not ok and f"spec.projectId: Neon project p-a is not one namespace {namespace}" in err, err
+        second = checkpoint(namespace, "p-a").replace("name: v1", "name: v2")
+        created = applied.kubectl("apply", "-f", "-", input=second, check=False)
+        assert created.returncode != 0, "a new Checkpoint on a project no longer allowed"
+        assert "spec.projectId: Neon project p-a" in created.stderr, created.stderr
+        got = applied.kubectl("-n", namespace, "get", "checkpoint", "v1", "-o", "yaml").stdout
+        body = yaml.safe_load(got)
+        assert body["metadata"]["finalizers"] == [f"{GROUP}/test"] and "ttl" not in body["spec"], body
+        assert body["status"]["phase"] == "Pending"
+    finally:
+        patch({"metadata": {"finalizers": None}})
+        applied.kubectl("-n", namespace, "delete", "checkpoint", "--all", "--wait=false", check=False)
