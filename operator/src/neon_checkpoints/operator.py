@@ -35,6 +35,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.execution.default_backoff = KOPF_DEFAULT_BACKOFF
     # Only used with peering (`operator --peering`): how soon a standby takes over from a dead peer.
     settings.peering.lifetime = config.peering_lifetime
+    # A burst of N resources would otherwise run N handlers at once (their memory and connections with them).
+    settings.queueing.worker_limit = config.max_concurrent_reconciles or None
     runtime = memo["runtime"] = await Runtime.open(config)
     if config.metrics_port is not None:
         port = runtime.metrics.serve(config.metrics_port, config.metrics_address)
