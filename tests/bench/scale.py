@@ -10,7 +10,9 @@ for other URLs). Reported per size, then as the ratio of the larger size to the 
 - checkpoints that failed (target 0) and checkpoints whose status said they waited for budget;
 - the operator's peak RSS (target < 150 MB) and the CPU seconds it used.
 
-No warm-up: each project's first checkpoint looks its branch up, as in production after a restart.
+No warm-up: each project's first checkpoint looks its branch up, as in production after a restart. The
+operator keeps its other defaults, MAX_CONCURRENT_RECONCILES (50) included: the bound that keeps its memory
+from growing with the burst (README, "Scale").
 `BENCH_SCALE_SIZES="30:3,300:30"` (checkpoints:projects, smaller first) runs other sizes, e.g. one whose
 requests exceed the 700 a minute, so that the minute's limit binds on a machine too small for 1,000.
 """
