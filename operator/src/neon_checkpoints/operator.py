@@ -35,6 +35,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.execution.default_backoff = KOPF_DEFAULT_BACKOFF
     # Only used with peering (`operator --peering`): how soon a standby takes over from a dead peer.
     settings.peering.lifetime = config.peering_lifetime
+    # A burst of N resources would otherwise run N handlers at once (their memory and connections with them).
+    settings.queueing.worker_limit = config.max_concurrent_reconciles or None
+    # A worker idle this long gives its slot up (with kopf's default, 5 s, ten new resources a second would
+    # keep all 50 idle); the events that follow a handler's own patches arrive well within it.
+    settings.queueing.idle_timeout = 1.0
     runtime = memo["runtime"] = await Runtime.open(config)
     if config.metrics_port is not None:
         port = runtime.metrics.serve(config.metrics_port, config.metrics_address)

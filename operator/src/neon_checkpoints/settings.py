@@ -32,6 +32,7 @@ METRICS_ADDRESS = "NEON_CHECKPOINTS_METRICS_ADDRESS"
 STALL_AFTER = "NEON_CHECKPOINTS_STALL_AFTER"
 BUDGET_PER_MINUTE = "NEON_API_BUDGET_PER_MINUTE"
 BUDGET_PER_ROUTE = "NEON_API_BUDGET_PER_ROUTE_PER_SECOND"
+MAX_CONCURRENT_RECONCILES = "MAX_CONCURRENT_RECONCILES"
 _NEON_HOSTS = (".neon.tech", ".neon.com")
 NO_BUDGET = BudgetLimits()
 
@@ -100,6 +101,10 @@ class Settings:
     metrics_address: str = "0.0.0.0"
     # Reconciling longer than this, before waits of the kind were learned, shows as Stalled (runtime/flow.py).
     stall_after: float = 120.0
+    # At most this many resources of one kind (per watched namespace) reconciled at once; the rest wait
+    # in kopf's queue holding only their watch event. Bounds memory and apiserver connections in a burst
+    # (every handler run in flight holds its body, its coroutines and often a connection); 0: no bound.
+    max_concurrent_reconciles: int = 50
 
     @property
     def meta_database_display(self) -> str:
@@ -117,7 +122,8 @@ class Settings:
             f"peering_lifetime={self.peering_lifetime!r}, "
             f"tenancy={self.tenancy!r}, crash_after={self.crash_after!r}, "
             f"metrics_port={self.metrics_port!r}, "
-            f"metrics_address={self.metrics_address!r}, stall_after={self.stall_after!r})"
+            f"metrics_address={self.metrics_address!r}, stall_after={self.stall_after!r}, "
+            f"max_concurrent_reconciles={self.max_concurrent_reconciles!r})"
         )
 
     @classmethod
@@ -226,6 +232,9 @@ class Settings:
                 problems.append(f"{METRICS_PORT} must be a port number (0-65535), got {raw_port!r}")
         metrics_address = text(METRICS_ADDRESS, "0.0.0.0") or "0.0.0.0"
         stall_after = number(STALL_AFTER, 120.0, minimum=0.1)
+        concurrent = number(MAX_CONCURRENT_RECONCILES, 50, minimum=0)
+        if concurrent != int(concurrent):
+            problems.append(f"{MAX_CONCURRENT_RECONCILES} must be a whole number, got {concurrent:g}")
 
         if problems:
             raise SettingsError(problems)
@@ -252,6 +261,7 @@ class Settings:
             metrics_port=metrics_port,
             metrics_address=metrics_address,
             stall_after=stall_after,
+            max_concurrent_reconciles=int(concurrent),
         )
 
     @property

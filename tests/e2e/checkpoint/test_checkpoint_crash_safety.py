@@ -8,7 +8,8 @@ import collections
 
 import pytest
 
-from tests.e2e.checkpoint.conftest import Harness
+from neon_api.models import Snapshot
+from tests.e2e.checkpoint.conftest import Harness, eventually
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 
@@ -32,6 +33,12 @@ def test_killed_after_the_snapshot_is_accepted_resumes_without_a_second_snapshot
     assert harness.snapshot_names(project) == [f"ckpt-{uid}"]
     assert harness.meta_rows() == []
 
+    def measured() -> Snapshot | None:  # the emulator measures the copy once its operation has ended
+        with harness.neon() as neon:
+            [snapshot] = neon.list_snapshots(project)
+        return snapshot if snapshot.full_size else None
+
+    sizes = eventually(measured, timeout=30, what="the snapshot's size measured", h=harness)
     harness.start_operator()
     harness.wait_ready("v1")
     assert harness.snapshot_names(project) == [f"ckpt-{uid}"]
@@ -40,6 +47,10 @@ def test_killed_after_the_snapshot_is_accepted_resumes_without_a_second_snapshot
     status = harness.get("checkpoint", "v1")["status"]
     assert row["uid"] == uid and row["snapshot_id"] == status["snapshotId"]
     assert status["checkpointId"] == row["id"]
+    # The resumed run's snapshot lookup carried the size: status shows it (and -o wide), no request more.
+    assert status["size"]["full"] == sizes.full_size and status["size"].get("diff") == sizes.diff_size
+    wide = harness.kubectl("get", "checkpoint", "v1", "-o", "wide").stdout
+    assert status["size"]["display"].split(",")[0] in wide
 
 
 def fault_rules(total: float) -> list[dict[str, object]]:

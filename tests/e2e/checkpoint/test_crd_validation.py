@@ -154,6 +154,7 @@ def test_printer_columns(crds: KubeControlPlane, namespace: str) -> None:
         "AGE",
         "READY",
         "DURATION",
+        "SIZE",
         "STALLED",
         "MESSAGE",
     ]

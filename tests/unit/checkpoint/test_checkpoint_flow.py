@@ -497,3 +497,30 @@ async def test_a_snapshot_over_the_plans_cap_is_snapshot_limit_reached_and_retri
     )
     await flow(world).create()  # room was made meanwhile
     assert status(world)["phase"] == "Ready" and len(project.snapshots) == 1
+
+
+async def test_a_size_in_the_answers_in_hand_reaches_status_and_none_is_asked_for(world: World) -> None:
+    """status.size only from what the create fetched anyway: absent after a first run (Neon computes
+    sizes later), set by a resumed run whose snapshot listing carries them, with no request of its own."""
+    project = world.neon.project()
+    world.neon.answer_lsn = True
+    apply_checkpoint(world)
+    await flow(world).create()
+    assert status(world)["phase"] == "Ready" and "size" not in status(world)
+
+    # A run resumed after a lost answer lists the project's snapshots; by then Neon has the sizes.
+    world.kube.apply(CHECKPOINTS, "Checkpoint", "v2", {"projectId": "p-1", "branch": "production"}, uid="u-2")
+    world.neon.lose_answer("POST", "/snapshot$")
+    resumed = CheckpointFlow(world.runtime, world.kube.body_of(CHECKPOINTS, "v2"), LOGGER)
+    with pytest.raises(kopf.TemporaryError):
+        await resumed.create()
+    project.snapshot_named(snapshot_name("u-2")).update(full_size=12_300_000, diff_size=1_200_000)  # type: ignore[union-attr]
+    listings = len(world.calls.to("GET", "/snapshots"))
+    await CheckpointFlow(world.runtime, world.kube.body_of(CHECKPOINTS, "v2"), LOGGER).create()
+
+    assert len(world.calls.to("GET", "/snapshots")) == listings + 1, "the resume's own lookup, no more"
+    assert world.kube.status_of(CHECKPOINTS, "v2")["size"] == {
+        "full": 12_300_000,
+        "diff": 1_200_000,
+        "display": "12.3 MB (+1.2 MB), $0.0011/month",
+    }

@@ -131,3 +131,12 @@ def test_fleet_settings_defaults_and_overrides() -> None:
     with pytest.raises(SettingsError) as bad:
         Settings.from_env({**GOOD, "NEON_API_BUDGET_PER_MINUTE": "1.5", "PEERING_PRIORITY": "high"})
     assert len(bad.value.problems) == 2
+
+
+def test_concurrent_reconciles_are_bounded_by_default() -> None:
+    """Issue 16 item 5: a burst of resources is worked on 50 at a time unless told otherwise (0: no bound)."""
+    assert Settings.from_env(GOOD).max_concurrent_reconciles == 50
+    assert Settings.from_env({**GOOD, "MAX_CONCURRENT_RECONCILES": "0"}).max_concurrent_reconciles == 0
+    with pytest.raises(SettingsError) as bad:
+        Settings.from_env({**GOOD, "MAX_CONCURRENT_RECONCILES": "2.5"})
+    assert bad.value.problems == ("MAX_CONCURRENT_RECONCILES must be a whole number, got 2.5",)

@@ -44,6 +44,7 @@ from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.kube import SecretUnavailable
 from neon_checkpoints.runtime.status import PhaseRules
+from neon_checkpoints.timeline.cost import Sizes, size_status
 from neon_checkpoints.workloads.apply import WorkloadProblem, read_workloads, revision_of
 from neon_checkpoints.workloads.capture import REVISION_LENGTH
 
@@ -160,6 +161,9 @@ class CheckpointFlow(Flow):
         ready_after = round(max(0.0, (utcnow() - created).total_seconds()), 3)
         if self.status.phase is not Phase.READY:
             self.runtime.metrics.checkpoint_seconds.observe(ready_after)
+        # Only when the answers in hand carry it (Neon computes sizes later; a listing fills it in then).
+        size = size_status(Sizes(snapshot.full_size, snapshot.diff_size))
+        sized: dict[str, Any] = {"size": size} if size is not None else {}
         await self.status.record(
             Step.OPERATIONS_FINISHED,
             "SnapshotReady",
@@ -173,6 +177,7 @@ class CheckpointFlow(Flow):
             parentCheckpointId=row.parent_checkpoint_id,
             durationSeconds=ready_after,
             createPending=None,
+            **sized,
         )
 
     async def _capture_workloads(self, spec: CheckpointSpec) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import base64
 import builtins
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 import kopf
@@ -70,12 +71,13 @@ async def _call(action: str, call: Awaitable[T]) -> T:
 
 
 class Kube:
+    """Every call is the REST request itself, JSON in and out, through the client's `ApiClient` (its
+    configuration, auth and connection pool). Not its generated `CoreV1Api`/`AppsV1Api`: importing those
+    loads some 2,000 pydantic models, about 30 MB of the operator's resident memory, to parse answers
+    that are only read as JSON here."""
+
     def __init__(self, api_client: client.ApiClient) -> None:
         self._api_client = api_client
-        # The generated signatures are loosely typed; these are JSON dicts, typed at our methods.
-        self._core: Any = client.CoreV1Api(api_client)
-        self._custom: Any = client.CustomObjectsApi(api_client)
-        self._apps: Any = client.AppsV1Api(api_client)
 
     @classmethod
     async def from_environment(cls) -> Kube:
@@ -93,14 +95,34 @@ class Kube:
     async def close(self) -> None:
         await self._api_client.close()  # type: ignore[no-untyped-call]
 
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One request to the apiserver; its JSON answer. Non-2xx raises the client's ApiException (which
+        `_call` translates). Query values of None are left out."""
+        api = self._api_client
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        serialized = await api.param_serialize(
+            method, path, query_params=params, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        response = await api.call_api(*serialized)
+        await response.read()  # type: ignore[no-untyped-call]
+        return api.response_deserialize(response, {"2XX": "object"}).data
+
     # -- the operator's own resources ---------------------------------------------------------------------
 
     async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A custom resource of this group, or None when it does not exist."""
         try:
             found: dict[str, Any] = await _call(
-                f"get {plural} {namespace}/{name}",
-                self._custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
+                f"get {plural} {namespace}/{name}", self._request("GET", _custom(namespace, plural, name))
             )
         except NotFound:
             return None
@@ -111,9 +133,7 @@ class Kube:
     ) -> list[dict[str, Any]]:
         answer: dict[str, Any] = await _call(
             f"list {plural} in {namespace}",
-            self._custom.list_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, label_selector=label_selector or None
-            ),
+            self._request("GET", _custom(namespace, plural), query={"labelSelector": label_selector or None}),
         )
         items: list[dict[str, Any]] = answer.get("items") or []
         return items
@@ -121,7 +141,7 @@ class Kube:
     async def list_everywhere(self, plural: str) -> builtins.list[dict[str, Any]]:
         """Every resource of this plural in every namespace (`neon-checkpoints status`)."""
         answer: dict[str, Any] = await _call(
-            f"list {plural}", self._custom.list_cluster_custom_object(GROUP, VERSION, plural)
+            f"list {plural}", self._request("GET", f"/apis/{GROUP}/{VERSION}/{plural}")
         )
         items: builtins.list[dict[str, Any]] = answer.get("items") or []
         return items
@@ -129,7 +149,7 @@ class Kube:
     async def create(self, plural: str, namespace: str, body: Mapping[str, Any]) -> None:
         await _call(
             f"create {plural} {namespace}/{body['metadata']['name']}",
-            self._custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, dict(body)),
+            self._request("POST", _custom(namespace, plural), body=dict(body)),
         )
 
     async def delete(self, plural: str, namespace: str, name: str) -> bool:
@@ -137,7 +157,7 @@ class Kube:
         try:
             await _call(
                 f"delete {plural} {namespace}/{name}",
-                self._custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
+                self._request("DELETE", _custom(namespace, plural, name)),
             )
         except NotFound:
             return False
@@ -171,8 +191,8 @@ class Kube:
         raise KubeError(action, 409)
 
     def _patch_status(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> Awaitable[Any]:
-        return self._custom.patch_namespaced_custom_object_status(  # type: ignore[no-any-return]
-            GROUP, VERSION, namespace, plural, name, patch
+        return self._request(
+            "PATCH", _custom(namespace, plural, name) + "/status", body=patch, content_type=MERGE_PATCH
         )
 
     def event(self, body: kopf.Body, *, type: str, reason: str, message: str) -> None:
@@ -184,25 +204,29 @@ class Kube:
     async def namespace_annotations(self, name: str) -> dict[str, str]:
         """A Namespace's annotations (its tenancy policy); a missing Namespace has none."""
         try:
-            found = await _call(f"get Namespace {name}", self._core.read_namespace(name))
+            found = await _call(f"get Namespace {name}", self._request("GET", f"/api/v1/namespaces/{name}"))
         except NotFound:
             return {}
-        return dict(found.metadata.annotations or {})
+        return dict((found.get("metadata") or {}).get("annotations") or {})
 
     # -- Secrets ----------------------------------------------------------------------------------------
 
+    async def _read_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = await _call(
+            f"read Secret {namespace}/{name}", self._request("GET", _core(namespace, "secrets", name))
+        )
+        return found
+
     async def read_secret_value(self, namespace: str, name: str, key: str) -> str:
         try:
-            secret = await _call(
-                f"read Secret {namespace}/{name}", self._core.read_namespaced_secret(name, namespace)
-            )
+            secret = await self._read_secret(namespace, name)
         except NotFound:
             raise SecretUnavailable("SecretNotFound", f"Secret {namespace}/{name} not found") from None
         except KubeError as exc:
             raise SecretUnavailable(
                 "SecretUnreadable", f"Secret {namespace}/{name} could not be read ({exc.status})"
             ) from None
-        data = secret.data or {}
+        data = secret.get("data") or {}
         if key not in data:
             raise SecretUnavailable("SecretKeyMissing", f"Secret {namespace}/{name} has no key {key!r}")
         return base64.b64decode(data[key]).decode().strip()
@@ -210,12 +234,10 @@ class Kube:
     async def secret_owners(self, namespace: str, name: str) -> tuple[str, ...] | None:
         """The uids that own a Secret (its ownerReferences), or None when there is no such Secret."""
         try:
-            secret = await _call(
-                f"read Secret {namespace}/{name}", self._core.read_namespaced_secret(name, namespace)
-            )
+            secret = await self._read_secret(namespace, name)
         except NotFound:
             return None
-        return tuple(ref.uid for ref in (secret.metadata.owner_references or []))
+        return _owner_uids(secret)
 
     async def write_secret(
         self,
@@ -230,40 +252,42 @@ class Kube:
         """Create an Opaque Secret owned by `owner` (an ownerReference, JSON shape), or, with `replace`,
         replace it (the caller has checked that it is `owner`'s). A create that meets an existing Secret
         raises AlreadyExists and changes nothing."""
-        body = client.V1Secret(
-            api_version="v1",
-            kind="Secret",
-            metadata=client.V1ObjectMeta(
-                name=name,
-                namespace=namespace,
-                labels=dict(labels),
-                owner_references=[client.V1OwnerReference(**_owner(owner))],
-            ),
-            type="Opaque",
-            string_data=dict(data),
-        )
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": dict(labels),
+                "ownerReferences": [_owner(owner)],
+            },
+            "type": "Opaque",
+            "stringData": dict(data),
+        }
         action = f"write Secret {namespace}/{name}"
         if replace:
-            await _call(action, self._core.replace_namespaced_secret(name, namespace, body))
+            await _call(action, self._request("PUT", _core(namespace, "secrets", name), body=body))
         else:
-            await _call(action, self._core.create_namespaced_secret(namespace, body))
+            await _call(action, self._request("POST", _core(namespace, "secrets"), body=body))
 
     async def delete_owned_secret(self, namespace: str, name: str, *, owner_uid: str) -> bool:
         """Delete a Secret if `owner_uid` owns it (never another's); False when absent or not owned."""
         action = f"delete Secret {namespace}/{name}"
         try:
-            secret = await _call(action, self._core.read_namespaced_secret(name, namespace))
+            secret = await self._read_secret(namespace, name)
         except NotFound:
             return False
-        if owner_uid not in {ref.uid for ref in (secret.metadata.owner_references or [])}:
+        if owner_uid not in _owner_uids(secret):
             return False
         # The precondition makes sure it is the Secret just checked, not one made under its name since.
-        preconditions = client.V1Preconditions(uid=secret.metadata.uid)
+        preconditions = {"uid": (secret.get("metadata") or {}).get("uid")}
         try:
             await _call(
                 action,
-                self._core.delete_namespaced_secret(
-                    name, namespace, body=client.V1DeleteOptions(preconditions=preconditions)
+                self._request(
+                    "DELETE",
+                    _core(namespace, "secrets", name),
+                    body={"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": preconditions},
                 ),
             )
         except (NotFound, AlreadyExists):  # gone meanwhile, or replaced (409 on the precondition)
@@ -272,97 +296,105 @@ class Kube:
 
     # -- the app's workloads (Deployments, StatefulSets, ConfigMaps) ----------------------------------------
 
-    def _workload_api(self, kind: str) -> tuple[Any, str]:
-        """The API object and the method-name suffix of a workload kind."""
-        match kind:
-            case "Deployment":
-                return self._apps, "deployment"
-            case "StatefulSet":
-                return self._apps, "stateful_set"
-            case "ConfigMap":
-                return self._core, "config_map"
-        raise ValueError(f"not a workload kind: {kind}")
-
-    def _json(self, model: Any) -> dict[str, Any]:
-        sanitize: Any = self._api_client.sanitize_for_serialization
-        found: dict[str, Any] = sanitize(model)
-        return found
-
     async def get_workload(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A workload in its JSON form, or None when it does not exist."""
-        api, suffix = self._workload_api(kind)
-        read = getattr(api, f"read_namespaced_{suffix}")
         try:
-            found = await _call(f"get {kind} {namespace}/{name}", read(name, namespace))
+            found: dict[str, Any] = await _call(
+                f"get {kind} {namespace}/{name}", self._request("GET", _workload(kind, namespace, name))
+            )
         except NotFound:
             return None
-        return self._json(found)
+        return found
 
     async def list_workloads(
         self, kind: str, namespace: str, label_selector: str
     ) -> builtins.list[dict[str, Any]]:
-        api, suffix = self._workload_api(kind)
-        listing = getattr(api, f"list_namespaced_{suffix}")
-        found = await _call(f"list {kind} in {namespace}", listing(namespace, label_selector=label_selector))
-        return [self._json(item) for item in found.items or []]
+        found: dict[str, Any] = await _call(
+            f"list {kind} in {namespace}",
+            self._request("GET", _workload(kind, namespace), query={"labelSelector": label_selector}),
+        )
+        items: builtins.list[dict[str, Any]] = found.get("items") or []
+        return items
 
     async def apply_workload(
         self, kind: str, namespace: str, name: str, body: Mapping[str, Any], *, field_manager: str
     ) -> dict[str, Any]:
         """Server-side apply, forced: this manager takes the fields in `body` from whoever held them."""
-        api, suffix = self._workload_api(kind)
-        patch = getattr(api, f"patch_namespaced_{suffix}")
-        applied = await _call(
+        applied: dict[str, Any] = await _call(
             f"apply {kind} {namespace}/{name}",
-            patch(
-                name,
-                namespace,
-                dict(body),
-                field_manager=field_manager,
-                force=True,
-                _content_type="application/apply-patch+yaml",
+            self._request(
+                "PATCH",
+                _workload(kind, namespace, name),
+                query={"fieldManager": field_manager, "force": "true"},
+                body=dict(body),
+                content_type="application/apply-patch+yaml",
             ),
         )
-        return self._json(applied)
+        return applied
 
     async def patch_workload(
         self, kind: str, namespace: str, name: str, patch: Mapping[str, Any], *, field_manager: str
     ) -> dict[str, Any] | None:
         """A JSON merge patch; None when the workload does not exist."""
-        api, suffix = self._workload_api(kind)
-        call = getattr(api, f"patch_namespaced_{suffix}")
         try:
-            patched = await _call(
+            patched: dict[str, Any] = await _call(
                 f"patch {kind} {namespace}/{name}",
-                call(
-                    name,
-                    namespace,
-                    dict(patch),
-                    field_manager=field_manager,
-                    _content_type="application/merge-patch+json",
+                self._request(
+                    "PATCH",
+                    _workload(kind, namespace, name),
+                    query={"fieldManager": field_manager},
+                    body=dict(patch),
+                    content_type=MERGE_PATCH,
                 ),
             )
         except NotFound:
             return None
-        return self._json(patched)
+        return patched
 
     async def delete_workload(self, kind: str, namespace: str, name: str) -> bool:
-        api, suffix = self._workload_api(kind)
-        call = getattr(api, f"delete_namespaced_{suffix}")
         try:
-            await _call(f"delete {kind} {namespace}/{name}", call(name, namespace))
+            await _call(
+                f"delete {kind} {namespace}/{name}", self._request("DELETE", _workload(kind, namespace, name))
+            )
         except NotFound:
             return False
         return True
 
 
+MERGE_PATCH = "application/merge-patch+json"
+# The workload kinds a Checkpoint records: their API path prefix and plural.
+_WORKLOADS = {
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "StatefulSet": ("/apis/apps/v1", "statefulsets"),
+    "ConfigMap": ("/api/v1", "configmaps"),
+}
+
+
+def _path(prefix: str, namespace: str, plural: str, name: str | None) -> str:
+    where = f"{prefix}/namespaces/{quote(namespace, safe='')}/{plural}"
+    return f"{where}/{quote(name, safe='')}" if name is not None else where
+
+
+def _custom(namespace: str, plural: str, name: str | None = None) -> str:
+    return _path(f"/apis/{GROUP}/{VERSION}", namespace, plural, name)
+
+
+def _core(namespace: str, plural: str, name: str | None = None) -> str:
+    return _path("/api/v1", namespace, plural, name)
+
+
+def _workload(kind: str, namespace: str, name: str | None = None) -> str:
+    if kind not in _WORKLOADS:
+        raise ValueError(f"not a workload kind: {kind}")
+    prefix, plural = _WORKLOADS[kind]
+    return _path(prefix, namespace, plural, name)
+
+
+def _owner_uids(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(ref.get("uid", "") for ref in (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
 def _owner(owner: Mapping[str, Any]) -> dict[str, Any]:
-    """An ownerReference from its JSON shape to the client model's keywords."""
-    return {
-        "api_version": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["name"],
-        "uid": owner["uid"],
-        "controller": owner.get("controller"),
-        "block_owner_deletion": owner.get("blockOwnerDeletion"),
-    }
+    """An ownerReference as the API takes it (only the fields it has; JSON shape)."""
+    keys = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
+    return {k: owner[k] for k in keys if owner.get(k) is not None}

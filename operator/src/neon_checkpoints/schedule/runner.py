@@ -7,6 +7,7 @@ crash between creating it and recording it ends in a 409 on the next pass, not a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.names import CHECKPOINT_SCHEDULES, CHECKPOINTS, SCHEDULE_UID_LABEL
 from neon_checkpoints.runtime.errors import EXPECTED
-from neon_checkpoints.runtime.kube import AlreadyExists, KubeError
+from neon_checkpoints.runtime.kube import AlreadyExists, KubeError, NotFound
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.schedule.observe import owned_checkpoint
 from neon_checkpoints.schedule.plan import (
@@ -35,6 +36,7 @@ from neon_checkpoints.schedule.plan import (
     select_for_deletion,
 )
 from neon_checkpoints.schedule.spec import InvalidSchedule, ScheduleSpec
+from neon_checkpoints.timeline.cost import Sizes, sizes_to_record
 
 # After a failed Kubernetes call, try again this soon (bounded by the resync period).
 _ERROR_DELAY = 5.0
@@ -97,7 +99,7 @@ class ScheduleRunner:
         )
         update: dict[str, Any] = {"schedule": spec.trigger.describe()}
         if plan.due is not None and spec.retention.max_snapshots is not None:
-            await self._make_room(spec, spec.retention.max_snapshots, owned)
+            await self._make_room(spec, spec.retention.max_snapshots, owned, objects)
         if plan.due is not None:
             made = await self._run(spec, plan.due, plan.skipped_runs, last_run)
             # Recorded even when skipped (name taken), so the run is not attempted again.
@@ -128,20 +130,29 @@ class ScheduleRunner:
         await self._report(True, reason, message, **update)
         return self._sleep(plan.next_run, now)
 
-    async def _make_room(self, spec: ScheduleSpec, cap: int, owned: list[OwnedCheckpoint]) -> None:
+    async def _make_room(
+        self,
+        spec: ScheduleSpec,
+        cap: int,
+        owned: list[OwnedCheckpoint],
+        objects: list[dict[str, Any]],
+    ) -> None:
         """Before a run: delete the oldest expendable Checkpoints so that the project's manual snapshots
         plus the run's stay within `cap` (their deletion handlers delete the snapshots, under the project
         lock the run's create also takes; should the create still come first, Neon refuses it and it is
-        retried as SnapshotLimitReached)."""
+        retried as SnapshotLimitReached). The same listing gives the schedule's Checkpoints the sizes
+        Neon has computed since they went Ready (`status.size`)."""
         project = str(spec.template["projectId"])
         try:
             async with self.runtime.credentials.client(
                 self.ref.namespace, project, secret_ref(spec.template)
             ) as neon:
-                held = sum(1 for snapshot in await neon.list_snapshots(project) if snapshot.manual)
+                snapshots = await neon.list_snapshots(project)
         except EXPECTED as exc:
             self.logger.warning("retention: cannot count project %s's snapshots: %s", project, exc)
             return
+        held = sum(1 for snapshot in snapshots if snapshot.manual)
+        await self._record_sizes(objects, {s.id: Sizes(s.full_size, s.diff_size) for s in snapshots})
         protected = await held_in(self.kube, self.ref.namespace)
         doomed = select_for_cap(owned, max_snapshots=cap, held=held, room=1, protected=protected)
         for name in doomed:
@@ -155,6 +166,11 @@ class ScheduleRunner:
                 )
         gone = set(doomed)
         owned[:] = [c for c in owned if c.name not in gone]
+
+    async def _record_sizes(self, objects: list[dict[str, Any]], sizes: Mapping[str, Sizes]) -> None:
+        for name, size in sizes_to_record(objects, sizes):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                await self.kube.patch_status(CHECKPOINTS, self.ref.namespace, name, {"size": size})
 
     async def _run(
         self, spec: ScheduleSpec, due: dt.datetime, skipped: bool, last_run: dt.datetime | None
