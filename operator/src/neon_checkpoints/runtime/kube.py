@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import builtins
 import json
-from collections.abc import Awaitable, Mapping
+import math
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -295,6 +296,47 @@ class Kube:
             f"list {kind} in {namespace}", listing(namespace, label_selector=label_selector)
         )
         return list(found.get("items") or [])
+
+    async def watch_workload(
+        self, kind: str, namespace: str, name: str, resource_version: str, seconds: float
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """Each new state of one workload after `resource_version` (None: it was deleted), for at most
+        `seconds`; raises KubeError when the watch cannot be made or breaks (e.g. 410 Gone)."""
+        action = f"watch {kind} {namespace}/{name}"
+        api, suffix = self._workload_api(kind)
+        listing = getattr(api, f"list_namespaced_{suffix}{_RAW}")
+        response = await _call(
+            action,
+            listing(
+                namespace,
+                field_selector=f"metadata.name={name}",
+                resource_version=resource_version,
+                watch=True,
+                timeout_seconds=max(1, math.ceil(seconds)),
+                _request_timeout=float(seconds) + 5.0,
+            ),
+        )
+        try:
+            if response.status != 200:
+                raise KubeError(action, response.status)
+            buffered = b""
+            # By hand, not readline(): one event is one line, and a line may pass aiohttp's 64 KiB limit.
+            async for chunk in response.content.iter_any():
+                buffered += chunk
+                while b"\n" in buffered:
+                    line, buffered = buffered.split(b"\n", 1)
+                    event = json.loads(line)
+                    match event.get("type"):
+                        case "ERROR":
+                            raise KubeError(action, (event.get("object") or {}).get("code"))
+                        case "DELETED":
+                            yield None
+                        case "ADDED" | "MODIFIED":
+                            yield event["object"]
+        except (aiohttp.ClientError, TimeoutError):
+            raise KubeError(action, None) from None
+        finally:
+            response.close()  # a watch's connection is not reused
 
     async def apply_workload(
         self, kind: str, namespace: str, name: str, body: Mapping[str, Any], *, field_manager: str

@@ -5,6 +5,7 @@ every Kubernetes call goes through runtime/kube.py, every row through meta/workl
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from neon_checkpoints.meta.workloads import (
     WorkloadStore,
 )
 from neon_checkpoints.runtime.crash import crash_point
-from neon_checkpoints.runtime.kube import Kube
+from neon_checkpoints.runtime.kube import Kube, KubeError
 from neon_checkpoints.workloads.capture import Captured, capture, missing_message, select
 from neon_checkpoints.workloads.plan import (
     COPY_LABEL,
@@ -34,12 +35,13 @@ from neon_checkpoints.workloads.plan import (
 )
 from neon_checkpoints.workloads.spec import KINDS, Kind, WorkloadsSpec
 
-# Polling the controller-manager's progress (a GET each, a few ms now that no client model is built): it
-# observes a new generation within tens of ms, so poll every 10 ms for the first half second (a poll that
-# grew at once overshot by tens of ms), then back off to this.
+# When a watch cannot be had, polling the controller-manager's progress (a GET each): it observes a new
+# generation within tens of ms, so poll every 10 ms for the first half second, then back off to this.
 _POLL_FIRST = 0.01
 _POLL_FAST_FOR = 0.5
 _POLL_MAX = 0.25
+
+log = logging.getLogger(__name__)
 
 
 class WorkloadProblem(Exception):
@@ -171,7 +173,7 @@ class Roller:
                 crash_point(self.crash_after, "workload-applied")
                 now = replace(item, applied_generation=generation, applied=True)
                 done[(item.kind, item.name)] = now
-                waits.append(asyncio.create_task(self._observed(now, ready_timeout, limit)))
+                waits.append(asyncio.create_task(self._observed(now, ready_timeout, limit, applied)))
             await asyncio.gather(*waits)  # the first failure as it is
         finally:
             for wait in waits:
@@ -194,7 +196,13 @@ class Roller:
                     deleted += 1
         return deleted
 
-    async def _observed(self, item: Progress, ready_timeout: float | None, limit: float) -> None:
+    async def _observed(
+        self,
+        item: Progress,
+        ready_timeout: float | None,
+        limit: float,
+        seen: Mapping[str, Any] | None = None,
+    ) -> None:
         if item.kind == "ConfigMap":
             return  # no controller acts on it
         generation = item.applied_generation
@@ -203,19 +211,40 @@ class Roller:
             item,
             limit,
             f"the controller has not observed {item}'s new generation",
+            seen,
         )
         if ready_timeout is not None:
             await self._until(ready, item, ready_timeout, f"{item} has no ready replicas yet")
 
-    async def _until(self, test: Any, item: Progress, limit: float, message: str) -> None:
+    async def _until(
+        self, test: Any, item: Progress, limit: float, message: str, seen: Mapping[str, Any] | None = None
+    ) -> None:
+        """Until `test` holds for the workload: watched from `seen` (a state just read or applied; else
+        read now), so the controller's status write is seen the moment it is made; polled when the watch
+        cannot be made or breaks."""
         start = time.monotonic()
+        obj = seen if seen is not None else await self.kube.get_workload(item.kind, self.namespace, item.name)
+        if test(obj):
+            return
+        version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+        if version:
+            try:
+                async with asyncio.timeout(limit):
+                    async for obj in self.kube.watch_workload(
+                        item.kind, self.namespace, item.name, version, limit
+                    ):
+                        if test(obj):
+                            return
+            except TimeoutError:
+                raise WorkloadProblem("WorkloadNotReady", f"{message} after {limit:.0f}s") from None
+            except KubeError as exc:
+                log.info("watching %s failed (%s); polling it instead", item, exc)
         delay = _POLL_FIRST
         while True:
-            obj = await self.kube.get_workload(item.kind, self.namespace, item.name)
-            if test(obj):
-                return
             if time.monotonic() - start >= limit:
                 raise WorkloadProblem("WorkloadNotReady", f"{message} after {limit:.0f}s")
             await asyncio.sleep(delay)
             if time.monotonic() - start >= _POLL_FAST_FOR:
                 delay = min(delay * 1.5, _POLL_MAX)
+            if test(await self.kube.get_workload(item.kind, self.namespace, item.name)):
+                return
