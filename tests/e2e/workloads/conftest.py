@@ -22,7 +22,13 @@ WORKLOADS = [
 ]
 
 
-def deployment(version: str, replicas: int = 1, kind: str = "Deployment", name: str = "web") -> str:
+def deployment(
+    version: str,
+    replicas: int = 1,
+    kind: str = "Deployment",
+    name: str = "web",
+    env: list[dict[str, Any]] | None = None,
+) -> str:
     spec: dict[str, Any] = {
         "replicas": replicas,
         "selector": {"matchLabels": {"app": name}},
@@ -33,7 +39,7 @@ def deployment(version: str, replicas: int = 1, kind: str = "Deployment", name: 
                     {
                         "name": "app",
                         "image": f"registry.local/{name}:{version}",
-                        "env": [{"name": "APP_VERSION", "value": version}],
+                        "env": env or [{"name": "APP_VERSION", "value": version}],
                         "volumeMounts": [{"name": "queries", "mountPath": "/etc/queries"}],
                     }
                 ],
@@ -62,8 +68,10 @@ class App:
     def h(self) -> Harness:
         return self.r.h
 
-    def deploy(self, version: str, query: str, replicas: int = 1) -> None:
-        for manifest in (configmap(query), deployment(version, replicas)):
+    def deploy(
+        self, version: str, query: str, replicas: int = 1, env: list[dict[str, Any]] | None = None
+    ) -> None:
+        for manifest in (configmap(query), deployment(version, replicas, env=env)):
             applied = self.h.apply(manifest)
             assert applied.returncode == 0, applied.stderr
 

@@ -4,7 +4,7 @@ them, and the calls the operator makes on them (FakeKube mixes this in)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from neon_checkpoints.runtime.kube import KubeError
@@ -73,6 +73,13 @@ class WorkloadsMixin:
     async def get_workload(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.workloads.get((kind, namespace, name))
         return copy.deepcopy(found) if found is not None else None
+
+    async def watch_workload(
+        self, kind: str, namespace: str, name: str, resource_version: str, seconds: float
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """No watch here: the stream ends at once and the flow polls (as when a real watch breaks)."""
+        return
+        yield
 
     async def list_workloads(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
         wanted = dict(part.split("=", 1) for part in label_selector.split(",") if part)

@@ -3,6 +3,7 @@ once, a fake Neon, the real meta store): capture with the snapshot, roll back wi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from neon_checkpoints.checkpoint.flow import CheckpointFlow
 from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS, undo_preserve_name
+from neon_checkpoints.restore import code
 from neon_checkpoints.restore.flow import RestoreFlow
 from neon_checkpoints.restore.undo import UndoFlow
 from tests.unit.flowkit import FakeProject, World
@@ -205,6 +207,36 @@ async def test_succeeded_waits_for_the_controller_to_observe_the_new_generation(
     condition = world.kube.condition(CHECKPOINT_RESTORES, "back", "WorkloadsRestored")
     assert condition["status"] == "False" and condition["reason"] == "WorkloadNotReady"
     assert "observed Deployment/web" in condition["message"]
+
+
+def applying_said(world: World) -> bool:
+    return any(
+        patch.get("message", "").endswith("applying the recorded workloads")
+        for _, _, patch in world.kube.patches
+    )
+
+
+async def test_status_says_applying_only_while_the_controller_is_slow(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(code, "SAY_APPLYING_AFTER", 0.05)
+    await v1_then_v3(world)
+    await restore(world, "quick", "r-1", checkpointRef={"name": "v1"})
+    assert not applying_said(world)  # observed at once: the next status write is Succeeded
+    deploy(world, "v3")
+    world.kube.controller_running = False
+
+    async def catch_up() -> None:
+        await asyncio.sleep(0.3)
+        web = world.kube.workload_of("Deployment", "web")
+        web.setdefault("status", {})["observedGeneration"] = web["metadata"]["generation"]
+
+    late = asyncio.create_task(catch_up())
+    status = await restore(world, "slow", "r-2", checkpointRef={"name": "v1"})
+    await late
+
+    assert status["phase"] == "Succeeded" and image(world) == "web:v1"
+    assert applying_said(world)
 
 
 # -- undo -----------------------------------------------------------------------------------------------

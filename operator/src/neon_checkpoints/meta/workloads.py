@@ -153,3 +153,14 @@ class WorkloadStore:
             cur = await conn.execute("SELECT content FROM workload_revisions WHERE digest = %s", (digest,))
             row = await cur.fetchone()
         return None if row is None else cast(dict[str, Any], row[0])
+
+    async def contents(self, digests: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Several recorded contents by digest, in one query (those not recorded are absent)."""
+        if not digests:
+            return {}
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT digest, content FROM workload_revisions WHERE digest = ANY(%s)", (list(digests),)
+            )
+            rows = await cur.fetchall()
+        return {digest: cast(dict[str, Any], content) for digest, content in rows}

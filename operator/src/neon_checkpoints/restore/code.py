@@ -4,6 +4,7 @@ controller-manager. The flow (flow.py, undo.py) decides when; the calls are in w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, cast
@@ -20,6 +21,8 @@ from neon_checkpoints.workloads.spec import Kind
 CONDITION = "WorkloadsRestored"
 # How long the controller-manager may take to observe a new generation (or to scale to zero).
 OBSERVE_TIMEOUT = 120.0
+# How long the rollback may take before status says the database is restored and workloads are being applied.
+SAY_APPLYING_AFTER = 1.0
 
 
 class CodeRollback:
@@ -141,25 +144,33 @@ class CodeRollback:
 
     async def finish(self) -> tuple[str, dict[str, Any]]:
         """After the database restore: apply what is left to apply and wait for the controller-manager.
-        Returns a message suffix and the status fields."""
+        Returns a message suffix and the status fields. Status says "applying" only when that takes longer
+        than SAY_APPLYING_AFTER (usually it is done in tens of ms, and the next status write says so)."""
         progress = await self.roller.progress()
         if not progress:
             return "", {}
-        if any(not p.applied for p in progress):
+        rolling = asyncio.ensure_future(
+            self.roller.roll_back(
+                progress,
+                ready_timeout=self.spec.ready_timeout,
+                limit=self.spec.ready_timeout or OBSERVE_TIMEOUT,
+            )
+        )
+        try:
+            done = await asyncio.wait_for(asyncio.shield(rolling), SAY_APPLYING_AFTER)
+        except TimeoutError:
             await self.status.record(
                 RestoreStep.REQUESTED,
                 "DatabaseRestored",
                 "the database is restored; applying the recorded workloads",
                 workloads=summary(progress, "Pending"),
             )
-        await self.roller.apply(progress)
-        progress = await self.roller.progress()
-        await self.roller.wait(
-            progress,
-            ready_timeout=self.spec.ready_timeout,
-            limit=self.spec.ready_timeout or OBSERVE_TIMEOUT,
-        )
-        names = ", ".join(f"{p}@{p.revision}" for p in progress)
+            done = await rolling
+        finally:
+            if not rolling.done():
+                rolling.cancel()
+                await asyncio.gather(rolling, return_exceptions=True)
+        names = ", ".join(f"{p}@{p.revision}" for p in done)
         waited = "ready" if self.spec.ready_timeout is not None else "observed by the controller"
         self.status.note_condition(CONDITION, "True", "Applied", f"rolled back and {waited}: {names}")
-        return f"; workloads rolled back: {names}", {"workloads": summary(progress, "Applied")}
+        return f"; workloads rolled back: {names}", {"workloads": summary(done, "Applied")}

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import builtins
-from collections.abc import Awaitable, Mapping
+import json
+import math
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -115,6 +117,21 @@ class Kube:
         response = await api.call_api(*serialized)
         await response.read()  # type: ignore[no-untyped-call]
         return api.response_deserialize(response, {"2XX": "object"}).data
+
+    async def _stream(self, path: str, *, query: Mapping[str, Any], seconds: float) -> aiohttp.ClientResponse:
+        """A GET read as it comes (a watch): the open aiohttp response, which the caller closes."""
+        api = self._api_client
+        params = [(k, v) for k, v in query.items() if v is not None]
+        serialized = await api.param_serialize(
+            "GET",
+            path,
+            query_params=params,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        answer = await api.call_api(*serialized, _request_timeout=seconds)
+        response: aiohttp.ClientResponse = answer.response
+        return response
 
     # -- the operator's own resources ---------------------------------------------------------------------
 
@@ -315,6 +332,43 @@ class Kube:
         )
         items: builtins.list[dict[str, Any]] = found.get("items") or []
         return items
+
+    async def watch_workload(
+        self, kind: str, namespace: str, name: str, resource_version: str, seconds: float
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """Each new state of one workload after `resource_version` (None: it was deleted), for at most
+        `seconds`; raises KubeError when the watch cannot be made or breaks (e.g. 410 Gone)."""
+        action = f"watch {kind} {namespace}/{name}"
+        query = {
+            "fieldSelector": f"metadata.name={name}",
+            "resourceVersion": resource_version,
+            "watch": "true",
+            "timeoutSeconds": max(1, math.ceil(seconds)),
+        }
+        response = await _call(
+            action, self._stream(_workload(kind, namespace), query=query, seconds=float(seconds) + 5.0)
+        )
+        try:
+            if response.status != 200:
+                raise KubeError(action, response.status)
+            buffered = b""
+            # By hand, not readline(): one event is one line, and a line may pass aiohttp's 64 KiB limit.
+            async for chunk in response.content.iter_any():
+                buffered += chunk
+                while b"\n" in buffered:
+                    line, buffered = buffered.split(b"\n", 1)
+                    event = json.loads(line)
+                    match event.get("type"):
+                        case "ERROR":
+                            raise KubeError(action, (event.get("object") or {}).get("code"))
+                        case "DELETED":
+                            yield None
+                        case "ADDED" | "MODIFIED":
+                            yield event["object"]
+        except (aiohttp.ClientError, TimeoutError):
+            raise KubeError(action, None) from None
+        finally:
+            response.close()  # a watch's connection is not reused
 
     async def apply_workload(
         self, kind: str, namespace: str, name: str, body: Mapping[str, Any], *, field_manager: str

@@ -5,9 +5,10 @@ every Kubernetes call goes through runtime/kube.py, every row through meta/workl
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from neon_checkpoints.meta.workloads import (
@@ -18,7 +19,7 @@ from neon_checkpoints.meta.workloads import (
     WorkloadStore,
 )
 from neon_checkpoints.runtime.crash import crash_point
-from neon_checkpoints.runtime.kube import Kube
+from neon_checkpoints.runtime.kube import Kube, KubeError
 from neon_checkpoints.workloads.capture import Captured, capture, missing_message, select
 from neon_checkpoints.workloads.plan import (
     COPY_LABEL,
@@ -34,10 +35,13 @@ from neon_checkpoints.workloads.plan import (
 )
 from neon_checkpoints.workloads.spec import KINDS, Kind, WorkloadsSpec
 
-# Polling the controller-manager's progress (a GET each): it observes a new generation within tens of ms, so
-# start at 10 ms and grow slowly to this.
+# When a watch cannot be had, polling the controller-manager's progress (a GET each): it observes a new
+# generation within tens of ms, so poll every 10 ms for the first half second, then back off to this.
 _POLL_FIRST = 0.01
+_POLL_FAST_FOR = 0.5
 _POLL_MAX = 0.25
+
+log = logging.getLogger(__name__)
 
 
 class WorkloadProblem(Exception):
@@ -141,21 +145,41 @@ class Roller:
             await self._until(scaled_down, item, limit, f"{item} did not scale to zero")
         return scaled
 
-    async def apply(self, progress: Sequence[Progress]) -> None:
-        """Apply each workload not applied yet, recording each one as it goes (a resume skips those)."""
-        for item in to_apply(progress):
-            content = await self.store.content(item.target_digest)
-            if content is None:
-                raise WorkloadProblem(
-                    "WorkloadRevisionMissing", f"no recorded version {item.revision} of {item}"
+    async def roll_back(
+        self, progress: Sequence[Progress], *, ready_timeout: float | None, limit: float
+    ) -> list[Progress]:
+        """Apply each workload not applied yet, one after another, each recorded as applied before the next
+        (a resume skips those); wait until the controller-manager has observed each applied generation
+        (and, with `ready_timeout`, every replica is ready). A workload's wait starts as soon as it is
+        applied, so it overlaps the next applies, and the whole wait is the slowest one's, not their sum.
+        Returns the progress as recorded."""
+        pending = to_apply(progress)
+        contents = await self.store.contents([item.target_digest for item in pending])
+        done = {(p.kind, p.name): p for p in progress}
+        waits = [asyncio.create_task(self._observed(p, ready_timeout, limit)) for p in progress if p.applied]
+        try:
+            for item in pending:
+                content = contents.get(item.target_digest)
+                if content is None:
+                    raise WorkloadProblem(
+                        "WorkloadRevisionMissing", f"no recorded version {item.revision} of {item}"
+                    )
+                body = apply_body(item.kind, item.name, self.namespace, content)
+                applied = await self.kube.apply_workload(
+                    item.kind, self.namespace, item.name, body, field_manager=FIELD_MANAGER
                 )
-            body = apply_body(item.kind, item.name, self.namespace, content)
-            applied = await self.kube.apply_workload(
-                item.kind, self.namespace, item.name, body, field_manager=FIELD_MANAGER
-            )
-            generation = (applied.get("metadata") or {}).get("generation")
-            await self.store.mark_applied(self.restore_uid, item.kind, item.name, generation)
-            crash_point(self.crash_after, "workload-applied")
+                generation = (applied.get("metadata") or {}).get("generation")
+                await self.store.mark_applied(self.restore_uid, item.kind, item.name, generation)
+                crash_point(self.crash_after, "workload-applied")
+                now = replace(item, applied_generation=generation, applied=True)
+                done[(item.kind, item.name)] = now
+                waits.append(asyncio.create_task(self._observed(now, ready_timeout, limit, applied)))
+            await asyncio.gather(*waits)  # the first failure as it is
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        return sorted(done.values(), key=lambda p: p.position)
 
     async def copy(self, kind: str, name: str, body: Mapping[str, Any]) -> None:
         """Create or update a Preview's copy (server-side apply)."""
@@ -172,31 +196,55 @@ class Roller:
                     deleted += 1
         return deleted
 
-    async def wait(self, progress: Sequence[Progress], *, ready_timeout: float | None, limit: float) -> None:
-        """Until the controller-manager has observed each applied generation (and, with `ready_timeout`,
-        every replica is ready): all workloads at once, so the wait is the slowest one's, not their sum."""
+    async def _observed(
+        self,
+        item: Progress,
+        ready_timeout: float | None,
+        limit: float,
+        seen: Mapping[str, Any] | None = None,
+    ) -> None:
+        if item.kind == "ConfigMap":
+            return  # no controller acts on it
+        generation = item.applied_generation
+        await self._until(
+            lambda obj: generation_observed(obj, generation),
+            item,
+            limit,
+            f"the controller has not observed {item}'s new generation",
+            seen,
+        )
+        if ready_timeout is not None:
+            await self._until(ready, item, ready_timeout, f"{item} has no ready replicas yet")
 
-        async def one(item: Progress) -> None:
-            generation = item.applied_generation
-            await self._until(
-                lambda obj: generation_observed(obj, generation),
-                item,
-                limit,
-                f"the controller has not observed {item}'s new generation",
-            )
-            if ready_timeout is not None:
-                await self._until(ready, item, ready_timeout, f"{item} has no ready replicas yet")
-
-        await asyncio.gather(*(one(item) for item in progress if item.kind != "ConfigMap"))
-
-    async def _until(self, test: Any, item: Progress, limit: float, message: str) -> None:
-        deadline = time.monotonic() + limit
+    async def _until(
+        self, test: Any, item: Progress, limit: float, message: str, seen: Mapping[str, Any] | None = None
+    ) -> None:
+        """Until `test` holds for the workload: watched from `seen` (a state just read or applied; else
+        read now), so the controller's status write is seen the moment it is made; polled when the watch
+        cannot be made or breaks."""
+        start = time.monotonic()
+        obj = seen if seen is not None else await self.kube.get_workload(item.kind, self.namespace, item.name)
+        if test(obj):
+            return
+        version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+        if version:
+            try:
+                async with asyncio.timeout(limit):
+                    async for obj in self.kube.watch_workload(
+                        item.kind, self.namespace, item.name, version, limit
+                    ):
+                        if test(obj):
+                            return
+            except TimeoutError:
+                raise WorkloadProblem("WorkloadNotReady", f"{message} after {limit:.0f}s") from None
+            except KubeError as exc:
+                log.info("watching %s failed (%s); polling it instead", item, exc)
         delay = _POLL_FIRST
         while True:
-            obj = await self.kube.get_workload(item.kind, self.namespace, item.name)
-            if test(obj):
-                return
-            if time.monotonic() >= deadline:
+            if time.monotonic() - start >= limit:
                 raise WorkloadProblem("WorkloadNotReady", f"{message} after {limit:.0f}s")
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, _POLL_MAX)
+            if time.monotonic() - start >= _POLL_FAST_FOR:
+                delay = min(delay * 1.5, _POLL_MAX)
+            if test(await self.kube.get_workload(item.kind, self.namespace, item.name)):
+                return
