@@ -269,3 +269,14 @@ async def test_stopping_the_ui_stops_the_running_diff_at_its_next_step(
     await asyncio.wait_for(closing, 10)
     assert job.state == "failed" and "the ui is stopping" in job.error
     assert "comparing the tables of database neondb" not in job.steps
+
+
+async def test_captured_schemas_and_their_diff_are_shown(ui: TestClient[Any, Any]) -> None:
+    html, _ = await data_form(ui)
+    v1 = html[html.index('id="checkpoint-v1"') : html.index('id="checkpoint-v2"')]
+    assert re.findall(r"<li><code>(\w+)</code> ([^<]*)</li>", v1) == [
+        ("id", "integer NOT NULL"),
+        ("name", "text"),
+    ]
+    changes = html[html.index('id="schema-changes"') :]
+    assert "<li>~ table contacts</li><li>+ column role text</li></ul>" in changes
