@@ -47,12 +47,22 @@ Final = tuple[str, float, dict[str, Any]]  # (phase, wall-clock moment the watch
 class PhaseWatch:
     """From a watch stream: the wall-clock moment each resource of `plural` first shows a final phase."""
 
-    def __init__(self, api: client.CustomObjectsApi, namespace: str, plural: str, success: str) -> None:
+    def __init__(
+        self,
+        api: client.CustomObjectsApi,
+        namespace: str,
+        plural: str,
+        success: str,
+        condition: str | None = None,
+    ) -> None:
         self._api = api
         self._namespace = namespace
         self._plural = plural
         self._success = success
         self.final: dict[str, Final] = {}
+        # `condition`: also note when each resource first shows that condition True (wait_condition).
+        self._condition = condition
+        self.condition_true: dict[str, float] = {}
         self._last_status: dict[str, dict[str, Any]] = {}  # for the message when some never finish
         self.messages: dict[str, str] = {}  # every status message seen per resource, joined
         self._changed = threading.Condition()
@@ -82,6 +92,14 @@ class PhaseWatch:
                     with self._changed:
                         self.final[name] = (phase, seen, obj)
                         self._changed.notify_all()
+                if self._condition and name not in self.condition_true:
+                    conditions = self._last_status[name].get("conditions") or []
+                    if any(
+                        c.get("type") == self._condition and c.get("status") == "True" for c in conditions
+                    ):
+                        with self._changed:
+                            self.condition_true[name] = seen
+                            self._changed.notify_all()
 
     def wait(self, names: list[str], timeout: float = TIMEOUT) -> dict[str, Final]:
         deadline = time.monotonic() + timeout
@@ -103,6 +121,26 @@ class PhaseWatch:
         if failed:
             raise RuntimeError(f"{self._plural} failed: " + "; ".join(failed))
         return found
+
+    def wait_condition(self, names: list[str], timeout: float = TIMEOUT) -> dict[str, float]:
+        """The moment each of `names` first showed the watch's condition True."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not all(n in self.condition_true for n in names):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    missing = [n for n in names if n not in self.condition_true]
+                    last = [(n, self._last_status.get(n, {})) for n in missing[:5]]
+                    shown = "; ".join(
+                        f"{n}: {[c for c in st.get('conditions') or [] if c.get('type') == self._condition]}"
+                        for n, st in last
+                    )
+                    raise TimeoutError(
+                        f"{len(missing)} {self._plural} without {self._condition} within {timeout:.0f} s, "
+                        f"e.g. {shown}"
+                    )
+                self._changed.wait(left)
+            return {n: self.condition_true[n] for n in names}
 
     def stop(self) -> None:
         self._watch.stop()  # type: ignore[no-untyped-call]

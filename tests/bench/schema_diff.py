@@ -2,8 +2,10 @@
 database only: p50/p95 of the whole command, and of the read + diff + render inside it), and `diff --data`
 of a large table next to `pg_dump -Fc` of both sides (each side a branch restored from its snapshot).
 
-The data size is BENCH_SCHEMA_DATA_MB (default 200 MB, quick 20 MB); the issue asks for 1 GB, which takes
-this 2-core machine several minutes to generate alone: set BENCH_SCHEMA_DATA_MB=1024 for it."""
+The data size is BENCH_SCHEMA_DATA_MB (default 1024 MB, the issue's 1 GB; quick 20 MB). The rows are made
+server-side in one INSERT ... SELECT from generate_series, the primary key built afterwards (one sort, not
+an index insert per row): on this shared 2-core machine the full run holds the heavy lock for several
+minutes."""
 
 from __future__ import annotations
 
@@ -23,14 +25,15 @@ from devenv.emulator import start_emulator
 from neon_api import AsyncNeonClient, NeonClient
 from neon_checkpoints.cli.main import main as cli_main
 from neon_checkpoints.meta import CheckpointRecord, MetaStore
-from neon_checkpoints.schema.capture import read_schemas
+from neon_checkpoints.schema.capture import branch_databases, read_schemas
 from neon_checkpoints.schema.plan import capture_point
 from neon_emulator.storage.server_user import pg_bin_dir
 from tests.bench import BenchOptions, format_table
 
 TABLES = 200
 RUNS = 20
-ROW_BYTES = 170
+# pg_database_size per row of `events` with its primary key (848 MB for 6.3 M rows at 1024 / 170 per MB)
+ROW_BYTES = 140
 CLI = str(Path(sys.executable).parent / "neon-checkpoints")
 
 
@@ -82,7 +85,8 @@ class Bench:
         point = capture_point(snap.source_branch_id, snap.lsn, snap.raw.get("timestamp"))
         assert point is not None
         async with AsyncNeonClient(self.url, self.key) as client:
-            captured = await read_schemas(client, project, point, ())
+            databases = await branch_databases(client, project, point.branch_id, ())
+            captured = await read_schemas(client, project, point, databases)
         await store.record_schema_capture(row.id, captured)
 
 
@@ -142,17 +146,20 @@ async def _bench(bench: Bench, options: BenchOptions) -> None:
               f"{_p(inside, 0.95) * 1000:.0f}"]],
         ))  # fmt: skip
 
-        size_mb = int(os.environ.get("BENCH_SCHEMA_DATA_MB") or (20 if options.quick else 200))
+        size_mb = int(os.environ.get("BENCH_SCHEMA_DATA_MB") or (20 if options.quick else 1024))
         rows = size_mb * 1024 * 1024 // ROW_BYTES
         data_project, data_branch, data_uri = bench.project("bench-data")
+        started = time.perf_counter()
         _run_sql(data_uri, [
-            "CREATE TABLE events (id bigint PRIMARY KEY, account int NOT NULL, kind text NOT NULL,"
+            "CREATE TABLE events (id bigint NOT NULL, account int NOT NULL, kind text NOT NULL,"
             " payload text)",
-            f"INSERT INTO events SELECT g, g % 1000, 'kind-' || (g % 7), md5(g::text) || md5((g * 7)::text)"
-            f" FROM generate_series(1, {rows}) g",
+            f"INSERT INTO events SELECT g, g % 1000, 'kind-' || (g % 7),"
+            f" md5(g::text) || lpad(g::text, 32, '0') FROM generate_series(1, {rows}) g",
+            "ALTER TABLE events ADD PRIMARY KEY (id)",
             "CREATE TABLE accounts (id int PRIMARY KEY, name text)",
             "INSERT INTO accounts SELECT g, 'account ' || g FROM generate_series(1, 1000) g",
         ])  # fmt: skip
+        generated = time.perf_counter() - started
         await bench.checkpoint(store, data_project, data_branch, "big-a")
         _run_sql(data_uri, [
             "UPDATE events SET payload = 'changed' WHERE id % 1000 = 0",
@@ -172,13 +179,15 @@ async def _bench(bench: Bench, options: BenchOptions) -> None:
             meta_uri,
         ]
         data_diff = _time_cli(data_args, env)
-        dumps = []
+        dumps, branches = [], []
         for side in ("big-a", "big-b"):
             snap = bench.neon.find_snapshot(data_project, side)
             assert snap is not None
+            started = time.perf_counter()
             restored = bench.neon.restore_snapshot(data_project, snap.id, target_branch_id=data_branch,
                                                    finalize=False, name=f"dump-{side}")  # fmt: skip
             bench.neon.wait_for_operations(data_project, restored.operations, timeout=600)
+            branches.append(time.perf_counter() - started)
             side_uri = bench.neon.connection_uri(
                 data_project, database_name="neondb", role_name="neondb_owner", branch_id=restored.branch.id
             )
@@ -187,16 +196,20 @@ async def _bench(bench: Bench, options: BenchOptions) -> None:
         mb = (size[0] if size else 0) / 1024 / 1024
         print(
             f"\ndiff --data of a {mb:.0f} MB database ({rows:,} rows in one table;"
-            f" BENCH_SCHEMA_DATA_MB={size_mb}):"
+            f" BENCH_SCHEMA_DATA_MB={size_mb}; generated in {generated:.0f} s):"
         )
         print(format_table(
             ["method", "what", "seconds"],
             [["diff --data --rows 10", "2 branches from the snapshots, counts, hashes, row merge",
               f"{data_diff:.1f}"],
              ["pg_dump -Fc x 2", "a dump of each side (its branch made beforehand, untimed)",
-              f"{sum(dumps):.1f}"]],
+              f"{sum(dumps):.1f}"],
+             ["  + their branches", "the same with each side's branch made from its snapshot",
+              f"{sum(dumps) + sum(branches):.1f}"]],
         ))  # fmt: skip
-        print(f"ratio diff --data / (pg_dump of both sides): {data_diff / sum(dumps):.2f}")
+        with_branches = sum(dumps) + sum(branches)
+        print(f"ratio diff --data / (pg_dump of both sides): {data_diff / sum(dumps):.2f};"
+              f" with their branches: {data_diff / with_branches:.2f}")  # fmt: skip
         for project_id in (project, data_project):
             bench.neon.delete_project(project_id)
     finally:

@@ -80,6 +80,8 @@ class Settings:
     keep_old_branches: int | None = None
     # How long a checkpoint trusts a branch id it looked up by name (runtime/branch_ids.py); 0: never.
     branch_cache_ttl: float = 300.0
+    # Seconds a branch's database names are trusted by schema captures without spec.databases.
+    database_list_ttl: float = 60.0
     # Client-side request budget per API key (neon_api/budget.py); zeros: none.
     api_budget: BudgetLimits = NO_BUDGET
     # kopf peering (with `operator --peering`): the peering object's name, this replica's priority (the
@@ -184,6 +186,7 @@ class Settings:
                 problems.append(f"{KEEP_OLD_BRANCHES} must be a whole number >= 0, got {raw_keep!r}")
 
         branch_cache_ttl = number("NEON_BRANCH_CACHE_TTL", 300.0, minimum=0.0)
+        database_list_ttl = number("NEON_DATABASE_LIST_TTL", 60.0, minimum=0.0)
         budget = default_budget(api_url)
         per_minute = number(BUDGET_PER_MINUTE, budget.per_minute, minimum=0)
         per_route = number(BUDGET_PER_ROUTE, budget.per_route_per_second, minimum=0)
@@ -239,6 +242,7 @@ class Settings:
             resync=resync,
             keep_old_branches=keep_old,
             branch_cache_ttl=branch_cache_ttl,
+            database_list_ttl=database_list_ttl,
             api_budget=BudgetLimits(int(per_minute), int(per_route)),
             peering_name=peering_name,
             peering_priority=priority,

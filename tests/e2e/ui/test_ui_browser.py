@@ -113,8 +113,8 @@ def compare_schema_and_data(restores: RestoreHarness, driver: webdriver.Chrome, 
     assert driver.execute_script("return window.__stillHere === true"), "the data diff page reloaded"
     steps = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#data-steps li")]
     assert steps[1:3] == [
-        "opening A (v1) as a branch from its snapshot",
-        "opening B (v2) as a branch from its snapshot",
+        "opening A (v1) and B (v2) as branches from their snapshots",
+        "comparing the tables of database neondb",
     ]
     assert steps[-2:] == ["deleting the diff's branches", "done"]
     cells = [

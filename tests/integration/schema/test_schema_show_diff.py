@@ -22,7 +22,7 @@ import pytest
 from devenv.emulator import EmulatorServer
 from neon_api import AsyncNeonClient, NeonClient
 from neon_checkpoints.meta import CheckpointRecord, MetaStore
-from neon_checkpoints.schema.capture import read_schemas
+from neon_checkpoints.schema.capture import branch_databases, read_schemas
 from neon_checkpoints.schema.plan import capture_point
 from neon_checkpoints.schema.rows import DATA_BRANCH_PREFIX
 
@@ -81,7 +81,8 @@ class App:
             point = capture_point(snapshot.source_branch_id, snapshot.lsn, snapshot.raw.get("timestamp"))
             assert point is not None
             async with AsyncNeonClient(self.emulator.url, self.emulator.api_key) as client:
-                captured = await read_schemas(client, self.project, point, ())
+                databases = await branch_databases(client, self.project, point.branch_id, ())
+                captured = await read_schemas(client, self.project, point, databases)
             await self.store.record_schema_capture(row.id, captured)
         return row.id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from neon_checkpoints.runtime.database_names import DatabaseNames
 from neon_checkpoints.schema.diff import CapturedSchema, diff_schemas
 from neon_checkpoints.schema.plan import (
     MAX_ATTEMPTS,
@@ -13,7 +14,9 @@ from neon_checkpoints.schema.plan import (
     after_failure,
     capture_point,
     databases_to_capture,
+    diff_says_unchanged,
     needs_capture,
+    point_from_status,
 )
 from neon_checkpoints.schema.rows import (
     RowHash,
@@ -56,6 +59,50 @@ def test_capture_point_prefers_the_lsn() -> None:
     point = capture_point("br-1", None, "2026-01-01T00:00:00.5Z")
     assert point is not None and point.timestamp == "2026-01-01T00:00:00.5Z" and point.lsn is None
     assert capture_point(None, "0/1", None) is None and capture_point("br-1", None, None) is None
+
+
+def test_the_point_comes_from_status_when_it_has_the_lsn() -> None:
+    point = point_from_status(
+        {"sourceBranchId": "br-1", "lsn": "0/16B3748", "timestamp": "2026-01-01T00:00:00Z"}
+    )
+    assert point is not None and (point.branch_id, point.lsn, point.timestamp) == ("br-1", "0/16B3748", None)
+    # Whole seconds only in status: the snapshot is listed for its precise timestamp instead.
+    assert point_from_status({"sourceBranchId": "br-1", "timestamp": "2026-01-01T00:00:00Z"}) is None
+    assert point_from_status({"lsn": "0/1"}) is None
+
+
+@pytest.mark.parametrize(
+    ("diff", "unchanged"),
+    [
+        ("", True),
+        ("--- a/neondb\n+++ b/neondb\n@@ -1,3 +1,3 @@\n-\\restrict k1\n+\\restrict k2\n x\n\n", True),
+        ("--- a/neondb\n+++ b/neondb\n@@ -1 +1 @@\n-    a integer\n+    a bigint\n", False),
+        # A removed pg_dump comment line reads like a file header: the hunk's counts tell them apart.
+        ("--- a/neondb\n+++ b/neondb\n@@ -1,2 +1 @@\n--- Name: t; Type: TABLE\n x\n", False),
+        ("--- a/neondb\n+++ b/neondb\n@@ -1 +1,2 @@\n x\n++++ odd\n", False),
+        ("something Neon never sends", False),
+    ],
+    ids=["empty", "dump-keys-only", "type-changed", "comment-removed", "plus-line-added", "unexpected"],
+)
+def test_which_compare_schema_answers_mean_unchanged(diff: str, unchanged: bool) -> None:
+    assert diff_says_unchanged(diff) is unchanged
+
+
+def test_database_names_are_remembered_per_branch_for_a_while() -> None:
+    now = [0.0]
+    names = DatabaseNames(60.0, clock=lambda: now[0])
+    names.put("p", "br-1", ("app", "neondb"))
+    assert names.get("p", "br-1") == ("app", "neondb") and names.get("p", "br-2") is None
+    now[0] = 59.0
+    assert names.get("p", "br-1") is not None
+    now[0] = 60.0
+    assert names.get("p", "br-1") is None  # expired: listed again
+    names.put("p", "br-1", ("neondb",))
+    names.forget("p", "br-1")  # a 404 for one of them
+    assert names.get("p", "br-1") is None
+    off = DatabaseNames(0.0)
+    off.put("p", "br-1", ("neondb",))
+    assert off.get("p", "br-1") is None
 
 
 def test_databases_default_to_the_non_system_ones() -> None:

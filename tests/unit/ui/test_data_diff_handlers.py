@@ -77,7 +77,7 @@ class Stand:
     ) -> list[TableData]:
         assert progress is not None
         self.calls.append((a.name, b.name, rows, sorted(schemas_b)))
-        progress(f"opening A ({a.name}) as a branch from its snapshot")
+        progress(f"opening A ({a.name}) and B ({b.name}) as branches from their snapshots")
         assert self.release.wait(10), "never released"
         progress("comparing the tables of database neondb")
         if self.fail:
@@ -199,7 +199,7 @@ async def test_a_data_diff_runs_in_the_background_one_at_a_time_with_progress_th
             break
         await asyncio.sleep(0.02)
     assert (running["state"], running["done"]) == ("running", False)
-    assert running["steps"] == ["opening A (v1) as a branch from its snapshot"]
+    assert running["steps"] == ["opening A (v1) and B (v2) as branches from their snapshots"]
     assert "opening A (v1)" in running["html"] and 'id="data-tables"' not in running["html"]
     page = await (await ui.get(url)).text()
     assert 'id="data-state" class="badge phase-busy">running<' in page and "(updating…)" in page

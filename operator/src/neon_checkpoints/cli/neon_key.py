@@ -1,13 +1,12 @@
 """The user's own Neon API key for `diff --data` and the ui's data diff: `--neon-api-key-file FILE`, else
-$NEON_API_KEY. Only where the key comes from is ever printed, never the key."""
+$NEON_API_KEY. Only where the key comes from is ever printed, never the key. Light to import (no settings,
+no Neon client): `show` and `diff` without --data import it too."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
-
-from neon_checkpoints.settings import DEFAULT_NEON_API_URL
 
 ENV = "NEON_API_KEY"
 FLAG = "--neon-api-key-file"
@@ -20,7 +19,7 @@ class KeyFileError(Exception):
 def add_arguments(parser: argparse.ArgumentParser, when: str) -> None:
     parser.add_argument(
         "--neon-api-url",
-        default=os.environ.get("NEON_API_URL") or DEFAULT_NEON_API_URL,
+        default=None,
         help=f"{when}: the Neon API (default: $NEON_API_URL or Neon's)",
     )
     parser.add_argument(
@@ -29,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser, when: str) -> None:
         metavar="FILE",
         help=f"{when}: a file holding your Neon API key (default: the key in ${ENV})",
     )
+
+
+def api_url(given: str | None) -> str:
+    from neon_checkpoints.settings import DEFAULT_NEON_API_URL
+
+    return given or os.environ.get("NEON_API_URL") or DEFAULT_NEON_API_URL
 
 
 def resolve(key_file: str | None) -> str | None:

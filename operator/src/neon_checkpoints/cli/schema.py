@@ -18,12 +18,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from neon_api import NeonClient, errors
 from neon_checkpoints.cli import neon_key
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import schemas
 from neon_checkpoints.meta.records import CheckpointRow
-from neon_checkpoints.schema.data import Terminated, compare_data, table_data_json
 from neon_checkpoints.schema.diff import CapturedSchema, diff_schemas
 from neon_checkpoints.schema.render import (
     CheckpointLabel,
@@ -34,6 +32,9 @@ from neon_checkpoints.schema.render import (
     show_json,
 )
 from neon_checkpoints.schema.structure import parse_structure
+
+# Only `--data` talks to Neon: the Neon client (httpx) and settings are imported there, not by every
+# `show` and `diff` (cli/main.py imports this module alone for them).
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -165,6 +166,8 @@ def run_diff(args: argparse.Namespace) -> int:
     if args.output == "json":
         body = diff_json(a.label, b.label, diff)
         if tables is not None:
+            from neon_checkpoints.schema.data import table_data_json
+
             body["data"] = [table_data_json(t) for t in tables]
         sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
     else:
@@ -175,6 +178,9 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace, a: Resolved, b: Resolved) -> list[Any]:
+    from neon_api import NeonClient, errors
+    from neon_checkpoints.schema.data import Terminated, compare_data
+
     if a.row.project_id != b.row.project_id:
         raise CliError("--data compares two checkpoints of one Neon project")
     try:
@@ -184,7 +190,7 @@ def _data(args: argparse.Namespace, a: Resolved, b: Resolved) -> list[Any]:
     if not key:
         raise CliError(f"--data needs your Neon API key: ${neon_key.ENV} or {neon_key.FLAG} FILE")
     try:
-        with NeonClient(args.neon_api_url, key) as client:
+        with NeonClient(neon_key.api_url(args.neon_api_url), key) as client:
             return compare_data(client, a.row, b.row, a.schemas, b.schemas, rows=args.rows)
     except Terminated:
         raise CliError("terminated; the diff's branches were deleted") from None

@@ -101,7 +101,8 @@ async def serve(args: argparse.Namespace, address: str, namespace: str, key: str
 
     kube = await _kube(args.kubeconfig, args.context)
     hosts = {*csrf.LOOPBACK_HOSTS, address.lower()}
-    diffs = DataDiffs(args.neon_api_url, key, hint=neon_key.hint("neon-checkpoints ui"))
+    url = neon_key.api_url(args.neon_api_url)
+    diffs = DataDiffs(url, key, hint=neon_key.hint("neon-checkpoints ui"))
     app = make_app(
         kube, args.meta_database_url, namespace, hosts=hosts, poll_seconds=args.poll_seconds, data_diffs=diffs
     )
@@ -113,7 +114,7 @@ async def serve(args: argparse.Namespace, address: str, namespace: str, key: str
         port = runner.addresses[0][1]
         shown = f"[{address}]" if ":" in address else address
         print(f"neon-checkpoints ui: namespace {namespace}, serving http://{shown}:{port}/", flush=True)
-        data = f"with your Neon API key ({args.neon_api_url})" if key else "off (no Neon API key given)"
+        data = f"with your Neon API key ({url})" if key else "off (no Neon API key given)"
         print(f"Data diffs: {data}.", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         stop = asyncio.Event()

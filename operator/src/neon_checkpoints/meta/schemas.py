@@ -60,6 +60,40 @@ async def record_capture(
     return new
 
 
+@dataclass(frozen=True)
+class PreviousCapture:
+    """The newest other capture of a database on the same branch, with the point it was read at."""
+
+    checkpoint_id: int
+    lsn: str
+    schema: StoredSchema
+
+
+async def previous_capture(
+    conn: AsyncConnection[Any], checkpoint_id: int, project_id: str, branch_id: str, database: str
+) -> PreviousCapture | None:
+    """What a new capture can compare with instead of reading the schema again: a checkpoint of the same
+    branch, not deleted (its snapshot's point may be gone), whose capture named `database`, and recorded
+    after every finalized restore on the project: a restore onto a branch that keeps its id (an undo) gives
+    it a new history, where an older lsn no longer means the state that checkpoint captured."""
+    cur = await conn.execute(
+        "SELECT c.id, c.lsn, s.digest, s.sql, s.structure FROM checkpoints c"
+        " JOIN checkpoint_schemas cs ON cs.checkpoint_id = c.id AND cs.database_name = %s"
+        " JOIN schemas s ON s.digest = cs.schema_digest"
+        " WHERE c.project_id = %s AND c.source_branch_id = %s AND c.id <> %s"
+        " AND c.lsn IS NOT NULL AND c.deleted_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM restores r WHERE r.project_id = c.project_id"
+        " AND r.mode = 'Finalize' AND r.created_at >= c.created_at)"
+        " ORDER BY c.id DESC LIMIT 1",
+        (database, project_id, branch_id, checkpoint_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    found_id, lsn, digest, sql, structure = row
+    return PreviousCapture(found_id, lsn, StoredSchema(digest, sql, structure))
+
+
 async def has_capture(conn: AsyncConnection[Any], checkpoint_id: int) -> bool:
     cur = await conn.execute("SELECT 1 FROM schema_captures WHERE checkpoint_id = %s", (checkpoint_id,))
     return await cur.fetchone() is not None

@@ -190,6 +190,12 @@ class MetaStore:
         async with self._pool.connection() as conn:
             return await schemas.record_capture(conn, checkpoint_id, captured)
 
+    async def previous_schema_capture(
+        self, checkpoint_id: int, project_id: str, branch_id: str, database: str
+    ) -> schemas.PreviousCapture | None:
+        async with self._pool.connection() as conn:
+            return await schemas.previous_capture(conn, checkpoint_id, project_id, branch_id, database)
+
     async def upsert_restore(self, record: RestoreRecord) -> RestoreRow:
         params = {**record.__dict__, "operation_ids": list(record.operation_ids)}
         async with self._pool.connection() as conn, conn.transaction():

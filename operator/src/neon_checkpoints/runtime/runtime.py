@@ -11,6 +11,7 @@ from neon_api.budget import BudgetLimits, KeyShares
 from neon_checkpoints.meta import MetaStore
 from neon_checkpoints.runtime.branch_ids import BranchIds
 from neon_checkpoints.runtime.credentials import Credentials, neon_client
+from neon_checkpoints.runtime.database_names import DatabaseNames
 from neon_checkpoints.runtime.kube import Kube
 from neon_checkpoints.runtime.metrics import Metrics
 from neon_checkpoints.settings import Settings
@@ -39,6 +40,8 @@ class Runtime:
     wakers: dict[str, Waker] = field(default_factory=dict, repr=False)
     # Branch ids by name per project, for checkpoints (branch_ids.py says when an entry is trusted).
     branch_ids: BranchIds = field(default_factory=lambda: BranchIds(300.0), repr=False)
+    # Database names per branch, for schema captures without spec.databases (database_names.py).
+    database_names: DatabaseNames = field(default_factory=lambda: DatabaseNames(60.0), repr=False)
     # Per API key: the request budget and the GETs in flight, shared by every client of that key.
     shares: KeyShares = field(default_factory=lambda: KeyShares(BudgetLimits()), repr=False)
 
@@ -63,6 +66,7 @@ class Runtime:
             pace=OperationPace(settings.operation_poll_interval, observer=metrics),
             metrics=metrics,
             branch_ids=BranchIds(settings.branch_cache_ttl),
+            database_names=DatabaseNames(settings.database_list_ttl),
             shares=shares,
         )
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from neon_api import NeonClient, errors
+from neon_api.models import Operation
 from neon_checkpoints.meta.records import CheckpointRow
 from neon_checkpoints.schema.diff import CapturedSchema
 from neon_checkpoints.schema.rows import (
@@ -111,13 +114,13 @@ class _Opened:
     uris: dict[str, str]
 
 
-def _open(
+def _restore(
     client: NeonClient,
     row: CheckpointRow,
     side: Literal["a", "b"],
     target: str | None,
     created: dict[str, str | None],
-) -> _Opened:
+) -> tuple[str, list[Operation]]:
     """Restore the checkpoint's snapshot as a new branch (never finalized: production is not touched).
     `created` gets the branch's name before the request and its id after, for the cleanup."""
     if not row.snapshot_id:
@@ -128,14 +131,29 @@ def _open(
         row.project_id, row.snapshot_id, target_branch_id=target, finalize=False, name=name
     )
     created[name] = restored.branch.id
-    client.wait_for_operations(row.project_id, restored.operations, timeout=_OPERATION_TIMEOUT)
-    uris = {
+    return restored.branch.id, list(restored.operations)
+
+
+def _connection_uris(client: NeonClient, project_id: str, branch_id: str) -> dict[str, str]:
+    return {
         d.name: client.connection_uri(
-            row.project_id, database_name=d.name, role_name=d.owner_name, branch_id=restored.branch.id
+            project_id, database_name=d.name, role_name=d.owner_name, branch_id=branch_id
         )
-        for d in client.list_databases(row.project_id, restored.branch.id)
+        for d in client.list_databases(project_id, branch_id)
     }
-    return _Opened(restored.branch.id, uris)
+
+
+def _open_both(
+    client: NeonClient, a: CheckpointRow, b: CheckpointRow, target: str | None, created: dict[str, str | None]
+) -> tuple[_Opened, _Opened]:
+    """Both restores asked for before waiting for either: Neon (and the emulator) make them side by side."""
+    branch_a, ops_a = _restore(client, a, "a", target, created)
+    branch_b, ops_b = _restore(client, b, "b", target, created)
+    client.wait_for_operations(b.project_id, [*ops_a, *ops_b], timeout=_OPERATION_TIMEOUT)
+    return (
+        _Opened(branch_a, _connection_uris(client, a.project_id, branch_a)),
+        _Opened(branch_b, _connection_uris(client, b.project_id, branch_b)),
+    )
 
 
 def _ident(table: Table) -> sql.Composable:
@@ -146,16 +164,23 @@ def _row(columns: tuple[str, ...]) -> sql.Composable:
     return sql.SQL("md5(ROW({})::text)").format(sql.SQL(", ").join(sql.Identifier("_r", c) for c in columns))
 
 
-def _summary(conn: psycopg.Connection[Any], table: Table, columns: tuple[str, ...]) -> tuple[int, str]:
-    """Row count and an order-independent content hash (the sum of the rows' md5 as two 64-bit halves)."""
+# A table's rows fall into 16**_BUCKET_DIGITS buckets by the first hex digits of their key's md5. One scan per
+# side gives every bucket's count and hash (their sums are the table's); only the rows of buckets that differ
+# are then sorted, sent and merged: a few changed rows of a big table no longer cost a sort of all of it.
+_BUCKET_DIGITS = 4
+
+
+def _buckets(
+    conn: psycopg.Connection[Any], table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> dict[str, tuple[int, int, int]]:
+    """Per bucket: the row count and the sum of the rows' md5 as two 64-bit halves (order-independent; a
+    bigint sum is exact, numeric, and accumulates in 128 bits)."""
     query = sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text"
-        " || '/' || coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text"
-        " FROM (SELECT {} AS h FROM {} AS _r) AS s"
-    ).format(_row(columns), _ident(table))
-    found = conn.execute(query).fetchone()
-    assert found is not None
-    return int(found[0]), str(found[1])
+        "SELECT substr(k, 1, {}), count(*), sum(('x' || substr(h, 1, 16))::bit(64)::bigint)::text,"
+        " sum(('x' || substr(h, 17, 16))::bit(64)::bigint)::text"
+        " FROM (SELECT {} AS k, {} AS h FROM {} AS _r) AS s GROUP BY 1"
+    ).format(sql.Literal(_BUCKET_DIGITS), _row(key or columns), _row(columns), _ident(table))
+    return {bucket: (int(n), int(high), int(low)) for bucket, n, high, low in conn.execute(query)}
 
 
 def _count(conn: psycopg.Connection[Any], table: Table) -> int:
@@ -164,16 +189,30 @@ def _count(conn: psycopg.Connection[Any], table: Table) -> int:
 
 
 def _hashes(
-    conn: psycopg.Connection[Any], table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+    conn: psycopg.Connection[Any],
+    table: Table,
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+    buckets: list[str],
 ) -> Iterator[RowHash]:
-    query = sql.SQL('SELECT {} COLLATE "C" AS k, {} FROM {} AS _r ORDER BY 1').format(
-        _row(key or columns), _row(columns), _ident(table)
-    )
+    """The row hashes of `buckets`, sorted by key hash; the first batch is fetched at once (the sort)."""
+    query = sql.SQL(
+        'SELECT s.k COLLATE "C", s.h FROM (SELECT {} AS k, {} AS h FROM {} AS _r) AS s'
+        " JOIN unnest(%s::text[]) AS b(bucket) ON substr(s.k, 1, {}) = b.bucket ORDER BY 1"
+    ).format(_row(key or columns), _row(columns), _ident(table), sql.Literal(_BUCKET_DIGITS))
     with conn.transaction(), conn.cursor(name="ckpt_diff_rows") as cur:
-        cur.itersize = _FETCH
-        cur.execute(query)
-        for k, content in cur:
-            yield RowHash(k, content)
+        cur.execute(query, (buckets,))
+        while batch := cur.fetchmany(_FETCH):
+            for k, content in batch:
+                yield RowHash(k, content)
+
+
+def _primed(rows: Iterator[RowHash]) -> Iterator[RowHash]:
+    """`rows` with its first item already read (the query has run): lets two sides run their sorts at once."""
+    first = next(rows, None)
+    if first is None:
+        return iter(())
+    return itertools.chain((first,), rows)
 
 
 def _rows_by_key(
@@ -192,16 +231,25 @@ def _rows_by_key(
 
 
 def _compare_table(
-    database: str, ta: Table, tb: Table, ca: psycopg.Connection[Any], cb: psycopg.Connection[Any], rows: int
+    database: str,
+    ta: Table,
+    tb: Table,
+    ca: psycopg.Connection[Any],
+    cb: psycopg.Connection[Any],
+    rows: int,
+    both: ThreadPoolExecutor,
 ) -> TableData:
     columns = compared_columns(ta, tb)
     key = row_key(ta, tb, columns)
-    (count_a, hash_a), (count_b, hash_b) = _summary(ca, ta, columns), _summary(cb, tb, columns)
-    if hash_a == hash_b and count_a == count_b:
+    side_a, side_b = both.submit(_buckets, ca, ta, key, columns), both.submit(_buckets, cb, tb, key, columns)
+    buckets_a, buckets_b = side_a.result(), side_b.result()
+    count_a, count_b = sum(v[0] for v in buckets_a.values()), sum(v[0] for v in buckets_b.values())
+    differing = sorted(k for k in set(buckets_a) | set(buckets_b) if buckets_a.get(k) != buckets_b.get(k))
+    if not differing:
         return TableData(database, tb.qualified, count_a, count_b, True, columns, key)
-    merge = merge_rows(
-        _hashes(ca, ta, key, columns), _hashes(cb, tb, key, columns), keyed=bool(key), limit=rows
-    )
+    rows_a = both.submit(_primed, _hashes(ca, ta, key, columns, differing))
+    rows_b = both.submit(_primed, _hashes(cb, tb, key, columns, differing))
+    merge = merge_rows(rows_a.result(), rows_b.result(), keyed=bool(key), limit=rows)
     before = _rows_by_key(ca, ta, key, columns, [k for kind, k in merge.examples if kind != "added"])
     after = _rows_by_key(cb, tb, key, columns, [k for kind, k in merge.examples if kind != "removed"])
     examples = tuple(RowExample(kind, before.get(k), after.get(k)) for kind, k in merge.examples)
@@ -232,10 +280,8 @@ def compare_data(
     out: list[TableData] = []
     try:
         with _terminate_as_exception():
-            step(f"opening A ({a.name}) as a branch from its snapshot")
-            opened_a = _open(client, a, "a", target, created)
-            step(f"opening B ({b.name}) as a branch from its snapshot")
-            opened_b = _open(client, b, "b", target, created)
+            step(f"opening A ({a.name}) and B ({b.name}) as branches from their snapshots")
+            opened_a, opened_b = _open_both(client, a, b, target, created)
             for database in sorted(set(schemas_a) | set(schemas_b)):
                 step(f"comparing the tables of database {database}")
                 out += _compare_database(
@@ -275,12 +321,13 @@ def _compare_database(
     tables_b = {t.qualified: t for t in sb.structure.tables} if sb else {}
     out = []
     with contextlib.ExitStack() as stack:
+        both = stack.enter_context(ThreadPoolExecutor(2, thread_name_prefix="diff-side"))
         ca = stack.enter_context(psycopg.connect(uri_a, autocommit=True)) if uri_a and tables_a else None
         cb = stack.enter_context(psycopg.connect(uri_b, autocommit=True)) if uri_b and tables_b else None
         for name in sorted(set(tables_a) | set(tables_b)):
             ta, tb = tables_a.get(name), tables_b.get(name)
             if ta is not None and tb is not None and ca is not None and cb is not None:
-                out.append(_compare_table(database, ta, tb, ca, cb, rows))
+                out.append(_compare_table(database, ta, tb, ca, cb, rows, both))
             else:
                 out.append(
                     TableData(

@@ -3,6 +3,7 @@ after a failure whether and when to try again (capped exponential backoff, a bou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,49 @@ def capture_point(branch_id: str | None, lsn: str | None, timestamp: str | None)
     if timestamp:
         return Point(branch_id, timestamp=timestamp)
     return None
+
+
+def point_from_status(status: Mapping[str, Any]) -> Point | None:
+    """The point Ready recorded (Neon's `lsn` as the POST or the listing gave it, verbatim), so a capture
+    needs no snapshot listing; None when status has no lsn (its `timestamp` keeps whole seconds only)."""
+    branch_id, lsn = status.get("sourceBranchId"), status.get("lsn")
+    return Point(branch_id, lsn=lsn) if branch_id and lsn else None
+
+
+# pg_dump's `\restrict KEY` / `\unrestrict KEY` lines: a random key per dump, not the schema.
+_DUMP_KEYS = ("\\restrict ", "\\unrestrict ")
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def diff_says_unchanged(diff: str) -> bool:
+    """Whether Neon's `compare_schema` answer (a unified diff) has no change but dump keys. Hunks are read
+    by their counts (a removed `-- comment` line looks like a `---` file header); anything unexpected is
+    a change, so the schema is read again."""
+    lines = diff.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        hunk = _HUNK.match(line)
+        if hunk is None:
+            if not line.startswith(("--- ", "+++ ", "diff ", "index ")) and line.strip():
+                return False
+            i += 1
+            continue
+        old = int(hunk[1]) if hunk[1] is not None else 1
+        new = int(hunk[2]) if hunk[2] is not None else 1
+        i += 1
+        while (old > 0 or new > 0) and i < len(lines):
+            body, i = lines[i], i + 1
+            kind = body[:1]
+            if kind == "\\":  # "\ No newline at end of file"
+                continue
+            if kind in ("-", "+"):
+                if not body[1:].startswith(_DUMP_KEYS):
+                    return False
+                old, new = (old - 1, new) if kind == "-" else (old, new - 1)
+            else:  # context (" ", or an empty line whose space was trimmed)
+                old, new = old - 1, new - 1
+    return True
 
 
 def databases_to_capture(requested: Sequence[str], listed: Sequence[str]) -> tuple[str, ...]:
