@@ -108,8 +108,10 @@ def compare_schema_and_data(restores: RestoreHarness, driver: webdriver.Chrome, 
     driver.find_element(By.ID, "data-go").send_keys(Keys.ENTER)  # a button: keyboard reachable
     until(lambda: driver.find_elements(By.ID, "data-diff"), "the data diff page")
     driver.execute_script("window.__stillHere = true")
-    until(lambda: driver.find_element(By.ID, "data-state").text in ("done", "failed"), "the data diff", 120)
-    assert driver.find_element(By.ID, "data-state").text == "done", driver.page_source
+    # Read through the script: the polled box is replaced every second, so a found element may go stale.
+    state = 'const e = document.getElementById("data-state"); return e ? e.textContent : ""'
+    until(lambda: driver.execute_script(state) in ("done", "failed"), "the data diff", 120)
+    assert driver.execute_script(state) == "done", driver.page_source
     assert driver.execute_script("return window.__stillHere === true"), "the data diff page reloaded"
     steps = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#data-steps li")]
     assert steps[1:3] == [
