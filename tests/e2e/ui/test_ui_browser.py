@@ -1,8 +1,10 @@
 """The page in a real headless browser (Debian's chromium, Selenium) against the real operator, apiserver,
-emulator and meta database: the timeline shows three checkpoints and a restore; Preview v1 and Restore v1 are
-confirmed from their YAML, their progress is followed without a reload until Succeeded, production is back at
-v1 (on the page and in the app's own database); a form on another origin is refused and creates nothing.
-Screenshots at 1280x800 and phone size are saved in the test's tmp dir."""
+emulator and meta database: the timeline shows three checkpoints and a restore; each checkpoint's schema as
+the operator captured it, and the schema diff of v1 and v2 (two columns added); Compare data runs the data
+diff with the user's key (a key file) against the emulator, shows its result and leaves no branch; Preview v1
+and Restore v1 are confirmed from their YAML, their progress is followed without a reload until Succeeded,
+production is back at v1 (on the page and in the app's own database); a form on another origin is refused and
+creates nothing. Screenshots at 1280x800 and phone size are saved in the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.select import Select
 
 from devenv.ui_process import UiProcess, running_ui
+from neon_checkpoints.schema.rows import DATA_BRANCH_PREFIX
 from tests.e2e.restore.conftest import RestoreHarness, columns, contacts
 from tests.e2e.restore.test_restore_story import V1, V2, V3, migrate
 
@@ -72,6 +76,65 @@ def act(driver: webdriver.Chrome, link_id: str, shown: str) -> str:
     return name
 
 
+def schema_captured(restores: RestoreHarness, name: str) -> bool:
+    conditions = restores.h.get("checkpoint", name).get("status", {}).get("conditions", [])
+    return any(c["type"] == "SchemaCaptured" and c["status"] == "True" for c in conditions)
+
+
+def schema_columns(driver: webdriver.Chrome, checkpoint: str) -> list[str]:
+    """The columns of neondb.contacts the checkpoint's card shows (its captured schema)."""
+    table = driver.find_element(
+        By.CSS_SELECTOR, f'#checkpoint-{checkpoint} details[data-table="neondb.contacts"]'
+    )
+    return [c.get_attribute("textContent") or "" for c in table.find_elements(By.CSS_SELECTOR, "li code")]
+
+
+def compare_schema_and_data(restores: RestoreHarness, driver: webdriver.Chrome, project: str, key: str,
+                            tmp_path: Path) -> None:  # fmt: skip
+    """The wired schema view with the operator's real capture, then Compare data on the real emulator."""
+    until(lambda: all(schema_captured(restores, v) for v in ("v1", "v2", "v3")), "the schema captures", 60)
+    driver.refresh()
+    until(lambda: driver.find_elements(By.CSS_SELECTOR, "#checkpoint-v3 details.schema-table"), "the schemas")
+    assert schema_columns(driver, "v1") == ["id", "name", "email"]
+    assert schema_columns(driver, "v2") == ["id", "name", "email", "role", "company"]
+    Select(driver.find_element(By.ID, "diff-a")).select_by_visible_text("v1")
+    Select(driver.find_element(By.ID, "diff-b")).select_by_visible_text("v2")
+    driver.find_element(By.ID, "diff-go").send_keys(Keys.ENTER)
+    until(lambda: driver.find_elements(By.ID, "schema-changes"), "the schema diff")
+    changes = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#schema-changes li")]
+    assert changes == ["database neondb", "~ table contacts", "+ column role text", "+ column company text"]
+    driver.find_element(By.ID, "diff").screenshot(str(tmp_path / "diff-v1-v2.png"))
+
+    driver.find_element(By.ID, "data-go").send_keys(Keys.ENTER)  # a button: keyboard reachable
+    until(lambda: driver.find_elements(By.ID, "data-diff"), "the data diff page")
+    driver.execute_script("window.__stillHere = true")
+    # Read through the script: the polled box is replaced every second, so a found element may go stale.
+    state = 'const e = document.getElementById("data-state"); return e ? e.textContent : ""'
+    until(lambda: driver.execute_script(state) in ("done", "failed"), "the data diff", 120)
+    assert driver.execute_script(state) == "done", driver.page_source
+    assert driver.execute_script("return window.__stillHere === true"), "the data diff page reloaded"
+    steps = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#data-steps li")]
+    assert steps[1:3] == [
+        "opening A (v1) and B (v2) as branches from their snapshots",
+        "comparing the tables of database neondb",
+    ]
+    assert steps[-2:] == ["deleting the diff's branches", "done"]
+    cells = [
+        c.text
+        for c in driver.find_elements(By.CSS_SELECTOR, "#data-neondb-contacts th, #data-neondb-contacts td")
+    ]
+    # v2 added Barbara and filled the new columns (not compared: v1 has none of them).
+    assert cells == ["neondb.contacts", "3", "4", "differs", "1", "0", "0"]
+    added = driver.find_element(By.CSS_SELECTOR, "li.row-added").text
+    assert '"name": "Barbara"' in added and '"email": "barbara@example.com"' in added
+    assert key not in driver.page_source
+    driver.save_screenshot(str(tmp_path / "data-diff-1280x800.png"))
+    left = [n for n in restores.branches(project) if n.startswith(DATA_BRANCH_PREFIX)]
+    assert left == [], f"the data diff left branches: {left}"
+    driver.find_element(By.ID, "back").click()
+    until(lambda: driver.find_elements(By.ID, "schema-changes"), "the timeline again")
+
+
 @pytest.fixture
 def other_origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Another origin on loopback (same host, another port) serving whatever page the test writes."""
@@ -114,13 +177,22 @@ def test_the_page_previews_and_restores_v1_in_a_real_browser(
     restores.restore("back-to-v2", "v2")
     restores.wait_restore("back-to-v2")
 
+    key_file = tmp_path / "neon-key"
+    key_file.write_text(h.emulator.api_key + "\n")  # the user's own key, given to the ui as a file
     ui: UiProcess
     with running_ui(
         kubeconfig=h.kube.kubeconfig,
         meta_database_url=h.meta_dsn,
         namespace=h.namespace,
         log_path=tmp_path / "ui.log",
-        args=["--poll-seconds", "0.5"],
+        args=[
+            "--poll-seconds",
+            "0.5",
+            "--neon-api-url",
+            h.emulator.url,
+            "--neon-api-key-file",
+            str(key_file),
+        ],
     ) as ui:
         browser.get(ui.url)
         browser.find_element(By.LINK_TEXT, project).click()
@@ -132,6 +204,7 @@ def test_the_page_previews_and_restores_v1_in_a_real_browser(
         assert "Finalize restore back-to-v2 back to v2 (Succeeded)." in description
         assert browser.find_element(By.CSS_SELECTOR, "#checkpoint-v1 .src-commit").text == "commit-v1"
         browser.save_screenshot(str(tmp_path / "timeline-1280x800.png"))
+        compare_schema_and_data(restores, browser, project, h.emulator.api_key, tmp_path)
 
         preview = act(browser, "act-preview-v1", "mode: Preview")
         browser.find_element(By.ID, "back").click()
@@ -178,4 +251,5 @@ def test_the_page_previews_and_restores_v1_in_a_real_browser(
         until(lambda: browser.find_elements(By.ID, "error"), "the refusal")
         assert "Refused: the request comes from another origin" in browser.find_element(By.ID, "error").text
         assert h.kubectl("get", "checkpointrestore", "evil-v3", check=False).returncode != 0
+        assert h.emulator.api_key not in ui.log()
     print(f"screenshots: {sorted(p.name for p in tmp_path.glob('*.png'))} in {tmp_path}")

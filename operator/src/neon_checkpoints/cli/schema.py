@@ -1,9 +1,9 @@
 """`neon-checkpoints show CHECKPOINT` and `neon-checkpoints diff A B [--data [--rows N]]`.
 
 Both read the schema captured at checkpoint time from the meta database only (zero Neon calls); `--data`
-opens the two snapshots as short-lived branches through the Neon API ($NEON_API_URL, $NEON_API_KEY) and
-deletes them afterwards. A checkpoint is `namespace/name`, a bare name (in --namespace), or a meta id
-(`42` or `#42`, as the timeline shows them)."""
+opens the two snapshots as short-lived branches through the Neon API ($NEON_API_URL; your key from
+--neon-api-key-file or $NEON_API_KEY) and deletes them afterwards. A checkpoint is `namespace/name`, a bare
+name (in --namespace), or a meta id (`42` or `#42`, as the timeline shows them)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from neon_checkpoints.cli import neon_key
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import schemas
 from neon_checkpoints.meta.records import CheckpointRow
@@ -86,11 +87,7 @@ def register(subparsers: Any) -> None:
     diff.add_argument(
         "--rows", type=int, default=0, metavar="N", help="with --data: show up to N changed rows per table"
     )
-    diff.add_argument(
-        "--neon-api-url",
-        default=None,
-        help="with --data: the Neon API (default: $NEON_API_URL or Neon's); the key is $NEON_API_KEY",
-    )
+    neon_key.add_arguments(diff, "with --data")
     _common(diff)
     diff.set_defaults(func=run_diff)
 
@@ -183,16 +180,17 @@ def run_diff(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace, a: Resolved, b: Resolved) -> list[Any]:
     from neon_api import NeonClient, errors
     from neon_checkpoints.schema.data import Terminated, compare_data
-    from neon_checkpoints.settings import DEFAULT_NEON_API_URL
 
     if a.row.project_id != b.row.project_id:
         raise CliError("--data compares two checkpoints of one Neon project")
-    key = os.environ.get("NEON_API_KEY")
-    if not key:
-        raise CliError("--data needs the Neon API key in $NEON_API_KEY")
     try:
-        url = args.neon_api_url or os.environ.get("NEON_API_URL") or DEFAULT_NEON_API_URL
-        with NeonClient(url, key) as client:
+        key = neon_key.resolve(args.neon_api_key_file)
+    except neon_key.KeyFileError as exc:
+        raise CliError(str(exc)) from None
+    if not key:
+        raise CliError(f"--data needs your Neon API key: ${neon_key.ENV} or {neon_key.FLAG} FILE")
+    try:
+        with NeonClient(neon_key.api_url(args.neon_api_url), key) as client:
             return compare_data(client, a.row, b.row, a.schemas, b.schemas, rows=args.rows)
     except Terminated:
         raise CliError("terminated; the diff's branches were deleted") from None

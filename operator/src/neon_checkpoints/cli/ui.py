@@ -1,8 +1,9 @@
 """`neon-checkpoints ui`: serve the timeline page on loopback with the user's own kubeconfig.
 
 The page holds no credentials: every Kubernetes call is made here with the kubeconfig's user, so the page can
-do exactly what `kubectl` could; the meta database URL is read as for `neon-checkpoints timeline`. It prints
-its URL and opens nothing (no browser is started).
+do exactly what `kubectl` could; the meta database URL is read as for `neon-checkpoints timeline`. With the
+user's Neon API key (as for `diff --data`: --neon-api-key-file or $NEON_API_KEY) this process also runs data
+diffs; the key stays here. It prints its URL and opens nothing (no browser is started).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from neon_checkpoints.cli import neon_key
 from neon_checkpoints.ui import csrf
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ def register(subparsers: Any) -> None:
         help="PostgreSQL URL of the meta database (default: $META_DATABASE_URL)",
     )
     parser.add_argument("--poll-seconds", type=float, default=2.0, help="how often the page refreshes itself")
+    neon_key.add_arguments(parser, "for the page's data diff (Compare data)")
     parser.set_defaults(func=run)
 
 
@@ -90,14 +93,19 @@ async def _kube(kubeconfig: str | None, context: str | None) -> Kube:
     return Kube(client.ApiClient(configuration))
 
 
-async def serve(args: argparse.Namespace, address: str, namespace: str) -> int:
+async def serve(args: argparse.Namespace, address: str, namespace: str, key: str | None) -> int:
     from aiohttp import web
 
     from neon_checkpoints.ui.app import make_app
+    from neon_checkpoints.ui.datadiff import DataDiffs
 
     kube = await _kube(args.kubeconfig, args.context)
     hosts = {*csrf.LOOPBACK_HOSTS, address.lower()}
-    app = make_app(kube, args.meta_database_url, namespace, hosts=hosts, poll_seconds=args.poll_seconds)
+    url = neon_key.api_url(args.neon_api_url)
+    diffs = DataDiffs(url, key, hint=neon_key.hint("neon-checkpoints ui"))
+    app = make_app(
+        kube, args.meta_database_url, namespace, hosts=hosts, poll_seconds=args.poll_seconds, data_diffs=diffs
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
@@ -106,6 +114,8 @@ async def serve(args: argparse.Namespace, address: str, namespace: str) -> int:
         port = runner.addresses[0][1]
         shown = f"[{address}]" if ":" in address else address
         print(f"neon-checkpoints ui: namespace {namespace}, serving http://{shown}:{port}/", flush=True)
+        data = f"with your Neon API key ({url})" if key else "off (no Neon API key given)"
+        print(f"Data diffs: {data}.", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -129,9 +139,14 @@ def run(args: argparse.Namespace) -> int:
             "credentials (each action still needs the page's CSRF token and same-origin requests)",
             file=sys.stderr,
         )
+    try:
+        key = neon_key.resolve(args.neon_api_key_file)
+    except neon_key.KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     namespace = args.namespace or context_namespace(args.kubeconfig, args.context)
     try:
-        return asyncio.run(serve(args, address, namespace))
+        return asyncio.run(serve(args, address, namespace, key))
     except OSError as exc:
         print(f"error: cannot listen on {address}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -264,9 +264,15 @@ def compare_data(
     schemas_b: dict[str, CapturedSchema],
     *,
     rows: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> list[TableData]:
-    """Every table of every captured database, A against B (both checkpoints of one project)."""
+    """Every table of every captured database, A against B (both checkpoints of one project).
+
+    `progress` hears each step before it starts; raising from it (say Terminated) stops the diff there, and
+    the branches made so far are deleted all the same."""
+    step = progress or (lambda _: None)
     project = b.project_id
+    step("deleting branches left by diffs that were killed")
     sweep_leftovers(client, project)
     production = client.find_branch(project, b.branch_name)
     target = production.id if production else None
@@ -274,8 +280,10 @@ def compare_data(
     out: list[TableData] = []
     try:
         with _terminate_as_exception():
+            step(f"opening A ({a.name}) and B ({b.name}) as branches from their snapshots")
             opened_a, opened_b = _open_both(client, a, b, target, created)
             for database in sorted(set(schemas_a) | set(schemas_b)):
+                step(f"comparing the tables of database {database}")
                 out += _compare_database(
                     database,
                     schemas_a.get(database),
@@ -285,6 +293,8 @@ def compare_data(
                     rows,
                 )
     finally:
+        with contextlib.suppress(Exception):  # a progress that raises must not keep the branches
+            step("deleting the diff's branches")
         _delete(client, project, created)
     return out
 

@@ -9,6 +9,10 @@ Routes (GET pages render server-side; the small script in static/ui.js only poll
   POST /apps/{project}/restores               create it (CSRF token, same origin), then go to its progress
   GET  /apps/{project}/restores/{name}        a restore's progress (phase, conditions) until it is done
   GET  /apps/{project}/restores/{name}.json   the same as JSON (polled)
+  POST /apps/{project}/data-diffs             start a data diff of two checkpoints (CSRF token, same origin;
+                                              needs the user's Neon key in this process; one at a time)
+  GET  /apps/{project}/data-diffs/{id}        its progress, then its result
+  GET  /apps/{project}/data-diffs/{id}.json   the same as JSON with the rendered result (polled)
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +30,11 @@ from aiohttp import web
 
 from neon_checkpoints.names import CHECKPOINT_RESTORES
 from neon_checkpoints.runtime.kube import AlreadyExists, Kube, KubeError
-from neon_checkpoints.ui import csrf, manifests
+from neon_checkpoints.schema.data import table_data_json
+from neon_checkpoints.settings import DEFAULT_NEON_API_URL
+from neon_checkpoints.ui import csrf, datadiff, manifests
 from neon_checkpoints.ui.data import Problem, Reader
+from neon_checkpoints.ui.datadiff import DataDiffs, Job
 from neon_checkpoints.ui.layout import layout, phase_class
 from neon_checkpoints.ui.model import FINAL_PHASES, AppView, compare
 
@@ -37,6 +44,7 @@ SECRET = web.AppKey("secret", bytes)
 HOSTS = web.AppKey("hosts", frozenset[str])
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 POLL_MS = web.AppKey("poll_ms", int)
+DATA_DIFFS = web.AppKey("data_diffs", DataDiffs)
 SESSION = web.RequestKey("session", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -60,9 +68,12 @@ def make_app(
     *,
     hosts: Collection[str] = csrf.LOOPBACK_HOSTS,
     poll_seconds: float = 2.0,
+    data_diffs: DataDiffs | None = None,
 ) -> web.Application:
+    """`data_diffs` holds the user's Neon key if they gave one (without it the page shows the CLI command)."""
     app = web.Application(middlewares=[guard])
     app[READER] = Reader(kube, meta_dsn, namespace)
+    app[DATA_DIFFS] = data_diffs or DataDiffs(DEFAULT_NEON_API_URL, None)
     app[SECRET] = csrf.new_secret()
     app[HOSTS] = frozenset(h.lower() for h in hosts)
     app[POLL_MS] = int(poll_seconds * 1000)
@@ -82,8 +93,16 @@ def make_app(
     app.router.add_post("/apps/{project}/restores", create_restore)
     app.router.add_get("/apps/{project}/restores/{name}.json", restore_json)
     app.router.add_get("/apps/{project}/restores/{name}", restore_page)
+    app.router.add_post("/apps/{project}/data-diffs", start_data_diff)
+    app.router.add_get("/apps/{project}/data-diffs/{job}.json", data_diff_json)
+    app.router.add_get("/apps/{project}/data-diffs/{job}", data_diff_page)
     app.router.add_static("/static", HERE / "static")
+    app.on_shutdown.append(_stop_data_diff)
     return app
+
+
+async def _stop_data_diff(app: web.Application) -> None:
+    await app[DATA_DIFFS].close()
 
 
 def _when(value: dt.datetime) -> str:
@@ -114,16 +133,27 @@ def _finish(response: web.StreamResponse, fresh: str | None) -> None:
         response.set_cookie(csrf.COOKIE, fresh, httponly=True, samesite="Strict", path="/")
 
 
+def _globals(request: web.Request) -> dict[str, Any]:
+    """What every template (a page or a fragment) may use."""
+    return {
+        "csrf_field": csrf.FIELD,
+        "csrf_token": csrf.token(request.app[SECRET], request[SESSION]),
+        "namespace": request.app[READER].namespace,
+        "poll_ms": request.app[POLL_MS],
+        "data_enabled": request.app[DATA_DIFFS].enabled,
+        "max_rows": datadiff.MAX_ROWS,
+        "data_hint": request.app[DATA_DIFFS].hint,
+    }
+
+
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     env = request.app[TEMPLATES]
-    html = env.get_template(template).render(
-        csrf_field=csrf.FIELD,
-        csrf_token=csrf.token(request.app[SECRET], request[SESSION]),
-        namespace=request.app[READER].namespace,
-        poll_ms=request.app[POLL_MS],
-        **context,
-    )
+    html = env.get_template(template).render(**_globals(request), **context)
     return web.Response(text=html, status=status, content_type="text/html")
+
+
+def fragment(request: web.Request, template: str, **context: Any) -> str:
+    return request.app[TEMPLATES].get_template(template).render(**_globals(request), **context)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -155,7 +185,13 @@ async def _live_context(request: web.Request) -> dict[str, Any]:
         "pair": pair,
         "changes": changes,
         "undoable": _undoable(view),
+        "running_data_diff": _running(request, project),
     }
+
+
+def _running(request: web.Request, project: str) -> Job | None:
+    job = request.app[DATA_DIFFS].running()
+    return job if job and job.project == project else None
 
 
 def _undoable(view: AppView) -> frozenset[str]:
@@ -170,8 +206,8 @@ def _undoable(view: AppView) -> frozenset[str]:
 
 async def app_page(request: web.Request) -> web.Response:
     context = await _live_context(request)
-    fragment = request.app[TEMPLATES].get_template("live.html.j2").render(**context, phase_class=phase_class)
-    return render(request, "app.html.j2", live_html=fragment, version=_version(fragment), **context)
+    html = fragment(request, "live.html.j2", **context)
+    return render(request, "app.html.j2", live_html=html, version=_version(html), **context)
 
 
 def _version(fragment: str) -> str:
@@ -180,8 +216,8 @@ def _version(fragment: str) -> str:
 
 async def live(request: web.Request) -> web.Response:
     context = await _live_context(request)
-    fragment = request.app[TEMPLATES].get_template("live.html.j2").render(**context, phase_class=phase_class)
-    return web.Response(text=fragment, content_type="text/html", headers={"X-Version": _version(fragment)})
+    html = fragment(request, "live.html.j2", **context)
+    return web.Response(text=html, content_type="text/html", headers={"X-Version": _version(html)})
 
 
 async def timeline_json(request: web.Request) -> web.Response:
@@ -240,7 +276,8 @@ async def plan(request: web.Request) -> web.Response:
     )
 
 
-async def create_restore(request: web.Request) -> web.Response:
+async def _allowed_form(request: web.Request, nothing_done: str) -> Mapping[str, str]:
+    """The action's form, if its request carries this session's token from this page's own origin."""
     form = await request.post()
     refusal = csrf.refusal(
         secret=request.app[SECRET],
@@ -250,7 +287,12 @@ async def create_restore(request: web.Request) -> web.Response:
         submitted=str(form.get(csrf.FIELD, "")) or None,
     )
     if refusal:
-        raise _error(request, 403, f"Refused: {refusal}. Nothing was created.")
+        raise _error(request, 403, f"Refused: {refusal}. {nothing_done}")
+    return {k: str(v) for k, v in form.items()}
+
+
+async def create_restore(request: web.Request) -> web.Response:
+    form = await _allowed_form(request, "Nothing was created.")
     parsed = await _checked(
         request, str(form.get("action", "")), str(form.get("target", "")), str(form.get("name", "")) or None
     )
@@ -323,6 +365,67 @@ async def restore_page(request: web.Request) -> web.Response:
 
 async def restore_json(request: web.Request) -> web.Response:
     return web.json_response(_progress(await _restore(request)))
+
+
+async def start_data_diff(request: web.Request) -> web.Response:
+    """Run `diff A B --data --rows N` here, in the background, with the user's Neon key; go to its page."""
+    project = request.match_info["project"]
+    form = await _allowed_form(request, "No data diff was started.")
+    diffs = request.app[DATA_DIFFS]
+    if not diffs.enabled:
+        how = diffs.hint or "none is set"
+        raise _error(request, 409, f"Comparing data needs your Neon API key in the ui: {how}.")
+    a, b = form.get("a", ""), form.get("b", "")
+    try:
+        rows = int(form.get("rows") or 0)
+    except ValueError:
+        rows = -1
+    if not 0 <= rows <= datadiff.MAX_ROWS:
+        raise _error(request, 400, f"rows must be a whole number from 0 to {datadiff.MAX_ROWS}")
+    running = diffs.running()
+    if running and running.same_request(project, a, b, rows):
+        raise web.HTTPSeeOther(_job_url(running))
+    view, _ = await request.app[READER].app(project)
+    sides = await request.app[READER].data_sides(view, a, b)
+    if isinstance(sides, str):
+        raise _error(request, 400, f"No data diff was started: {sides}.")
+    try:
+        job = diffs.start(project, sides[0], sides[1], rows)
+    except datadiff.Busy as exc:
+        raise _error(
+            request,
+            409,
+            f"A data diff ({exc.job.a} → {exc.job.b}) is running already; one runs at a time. "
+            f"It is at {_job_url(exc.job)}.",
+        ) from None
+    raise web.HTTPSeeOther(_job_url(job))
+
+
+def _job_url(job: Job) -> str:
+    return f"/apps/{job.project}/data-diffs/{job.id}"
+
+
+def _job(request: web.Request) -> Job:
+    job = request.app[DATA_DIFFS].get(request.match_info["job"])
+    if job is None or job.project != request.match_info["project"]:
+        raise _error(request, 404, "no such data diff (this ui keeps the last ones only, until it stops)")
+    return job
+
+
+def _job_context(job: Job) -> dict[str, Any]:
+    return {"job": job, "tables": [table_data_json(t) for t in job.tables], "seconds": job.elapsed()}
+
+
+async def data_diff_page(request: web.Request) -> web.Response:
+    job = _job(request)
+    return render(request, "datadiff.html.j2", project=job.project, **_job_context(job))
+
+
+async def data_diff_json(request: web.Request) -> web.Response:
+    job = _job(request)
+    body = datadiff.as_json(job)
+    body["html"] = fragment(request, "_datadiff.html.j2", **_job_context(job))
+    return web.json_response(body)
 
 
 __all__ = ["Problem", "make_app"]

@@ -16,6 +16,7 @@ from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
 from neon_checkpoints.names import CHECKPOINT_RESTORES, CHECKPOINTS
 from neon_checkpoints.runtime.kube import Kube, KubeError
 from neon_checkpoints.ui import sources
+from neon_checkpoints.ui.datadiff import Side
 from neon_checkpoints.ui.model import AppView, apps, build_app
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -137,6 +138,25 @@ class Reader:
             schemas = {c.name: sources.Schema(False, reason) for c in view.checkpoints}
             diff = sources.SchemaDiff(False, reason) if pair else None
         return Details(schemas, diff)
+
+    async def data_sides(self, view: AppView, a: str, b: str) -> tuple[Side, Side] | str:
+        """The two checkpoints a data diff compares, or why it cannot."""
+        sides: list[Side] = []
+        for label, name in (("A", a), ("B", b)):
+            node = view.checkpoint(name)
+            if node is None:
+                return f"{label} ({name}) is not a checkpoint of this app"
+            if node.meta_id is None:
+                return f"{label} ({name}) is not recorded in the meta database yet"
+            try:
+                async with await self._connect() as conn:
+                    side = await sources.data_side(conn, node.meta_id)
+            except psycopg.Error as exc:
+                return meta_problem(exc, self.meta_dsn).message
+            if isinstance(side, str):
+                return f"{label} ({name}) cannot be compared: {side}"
+            sides.append(side)
+        return sides[0], sides[1]
 
     async def restore(self, name: str) -> tuple[dict[str, Any] | None, Problem | None]:
         try:

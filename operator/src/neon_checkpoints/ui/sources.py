@@ -1,8 +1,9 @@
 """The seam between the page and the schema capture (issue 15): a checkpoint's schema and the diff of two.
 
-The page calls only `checkpoint_schema` and `schema_diff`, which read what schema capture stored in the meta
-database (meta/schemas.py) and diff it with schema/diff.py, as `neon-checkpoints show`/`diff` do; a checkpoint
-without a capture answers "not captured" with the reason. Nothing else in ui/ knows where schemas live.
+The page calls only `checkpoint_schema`, `schema_diff` and `data_side`, which read what schema capture stored
+in the meta database (meta/schemas.py) and diff it with schema/diff.py, as `neon-checkpoints show`/`diff` do;
+a checkpoint without a capture answers "not captured" with the reason. Nothing else in ui/ knows where schemas
+live.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from neon_checkpoints.meta.schemas import SchemaRow
 from neon_checkpoints.schema.diff import CapturedSchema, diff_schemas
 from neon_checkpoints.schema.render import database_lines
 from neon_checkpoints.schema.structure import parse_structure
+from neon_checkpoints.ui.datadiff import Side
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,15 @@ async def schema_diff(conn: AsyncConnection[Any], a_id: int, b_id: int) -> Schem
     found = diff_schemas(a, b)
     changes = tuple(line.strip() for d in found.databases for line in database_lines(d))
     return SchemaDiff(True, changes=changes, sql="".join(d.sql_diff for d in found.databases))
+
+
+async def data_side(conn: AsyncConnection[Any], checkpoint_id: int) -> Side | str:
+    """What a data diff reads of a checkpoint (its meta row, with the snapshot, and its captured schemas), or
+    why it cannot be compared."""
+    found = await schemas.find_checkpoints(conn, checkpoint_id=checkpoint_id)
+    if not found:
+        return "not recorded in the meta database yet"
+    if not found[0].snapshot_id:
+        return "it has no snapshot yet"
+    captured = await _read(conn, checkpoint_id)
+    return NOT_CAPTURED if captured is None else Side(found[0], captured)

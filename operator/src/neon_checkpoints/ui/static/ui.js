@@ -64,9 +64,27 @@ function pollProgress(box) {
   });
 }
 
+// A data diff runs in the ui process; its page shows the server-rendered progress, then the result.
+function pollDataDiff(box) {
+  if (box.dataset.done === "true") return;
+  const ms = Number(box.dataset.pollMs) || 2000;
+  every(Math.min(ms, 1000), async () => {
+    const answer = await fetch(box.dataset.statusUrl, { credentials: "same-origin" });
+    if (!answer.ok) return;
+    const p = await answer.json();
+    box.innerHTML = p.html;
+    if (p.done) {
+      box.dataset.done = "true";
+      return false;
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
   if (live) { showLatest(); pollLive(live); }
   const box = document.getElementById("progress");
   if (box) pollProgress(box);
+  const data = document.getElementById("data-diff");
+  if (data) pollDataDiff(data);
 });
