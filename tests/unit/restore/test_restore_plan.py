@@ -12,7 +12,6 @@ from neon_api.models import Branch, Database, Operation
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.names import preview_branch_name
 from neon_checkpoints.restore.plan import (
-    CLOCK_SLACK,
     Adoption,
     AdoptRestore,
     CheckpointView,
@@ -35,6 +34,7 @@ from neon_checkpoints.restore.plan import (
     plan_restore,
 )
 from neon_checkpoints.restore.spec import RestoreSpec
+from neon_checkpoints.settle.plan import CLOCK_SLACK
 
 T0 = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
 SNAP = "snap-v1"

@@ -44,6 +44,7 @@ from neon_checkpoints.runtime.errors import EXPECTED, classify, to_kopf
 from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.kube import SecretUnavailable
 from neon_checkpoints.runtime.status import PhaseRules
+from neon_checkpoints.settle.run import settle
 from neon_checkpoints.timeline.cost import Sizes, size_status
 from neon_checkpoints.workloads.apply import WorkloadProblem, read_workloads, revision_of
 from neon_checkpoints.workloads.capture import REVISION_LENGTH
@@ -87,6 +88,11 @@ class CheckpointFlow(Flow):
 
     async def _create(self, spec: CheckpointSpec, client: AsyncNeonClient, *, may_exist: bool) -> None:
         project = spec.project_id
+        # What an interrupted flow left on the project is settled first, so this snapshot's parent and
+        # the branch it is taken from are what Neon's record says.
+        await settle(
+            self.runtime.store, client, project, own_uid=self.uid, wait=self._wait_for, logger=self.logger
+        )
         name = names.snapshot_name(self.uid)
         created = self._created_at()
         observed = Observed(
@@ -100,6 +106,8 @@ class CheckpointFlow(Flow):
             workloads = await self._capture_workloads(spec)
             if not self.status.get("createPending"):
                 await self.status.note(createPending=True)
+            assert observed.branch is not None  # plan_create takes a snapshot only of a branch it found
+            await self._record_intent(spec, spec.branch or observed.branch.name, action.name)
             taken = await self._take(client, spec, action)
             if isinstance(taken, Mutation):
                 crash_point(self.runtime.settings.crash_after, "snapshot-accepted")
@@ -178,6 +186,23 @@ class CheckpointFlow(Flow):
             durationSeconds=ready_after,
             createPending=None,
             **sized,
+        )
+
+    async def _record_intent(self, spec: CheckpointSpec, branch_name: str, snapshot_name: str) -> None:
+        """The meta row before the snapshot is asked for: after a crash, the next flow on the project
+        settles it from Neon (settle/) before it mutates the project."""
+        await self.runtime.store.record_checkpoint_intent(
+            CheckpointRecord(
+                uid=self.uid,
+                namespace=self.namespace,
+                name=self.name,
+                project_id=spec.project_id,
+                branch_name=branch_name,
+                phase=Phase.PENDING.value,
+                snapshot_name=snapshot_name,
+                source=dict(spec.source),
+                credentials=spec.credentials,
+            )
         )
 
     async def _capture_workloads(self, spec: CheckpointSpec) -> dict[str, Any]:
@@ -369,5 +394,8 @@ class CheckpointFlow(Flow):
             await self.status.record(step, verdict.reason, verdict.message, blocked=is_stalled(verdict))
         else:
             self.logger.error("checkpoint failed: %s", verdict.message)
+            if not self.status.get("snapshotId"):
+                # Refused before Neon took a snapshot: no intent is left for a later flow to settle.
+                await self.runtime.store.drop_checkpoint_intent(self.uid)
             await self.status.record(Step.FAILED, verdict.reason, verdict.message)
         raise to_kopf(verdict)

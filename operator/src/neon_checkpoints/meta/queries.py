@@ -14,14 +14,15 @@ from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
 async def list_checkpoints(
     conn: AsyncConnection[Any], project_id: str, branch_name: str | None = None
 ) -> list[CheckpointRow]:
-    """A project's checkpoints (optionally of one branch), oldest first."""
+    """A project's checkpoints (optionally of one branch), oldest first by Neon's snapshot times; a
+    checkpoint's intent with no snapshot yet is not one."""
     cur = conn.cursor(row_factory=class_row(CheckpointRow))
     await cur.execute(
         "SELECT c.*, (SELECT json_agg(json_build_object('kind', w.kind, 'name', w.name,"
         " 'revision', left(w.digest, 12)) ORDER BY w.position) FROM checkpoint_workloads w"
         " WHERE w.checkpoint_uid = c.uid) AS workloads"
         " FROM checkpoints c WHERE project_id = %s AND (%s::text IS NULL OR branch_name = %s)"
-        " ORDER BY created_at, id",
+        " AND phase <> 'Pending' ORDER BY COALESCE(snapshot_created_at, created_at), id",
         (project_id, branch_name, branch_name),
     )
     return await cur.fetchall()
@@ -44,16 +45,18 @@ async def latest_checkpoints(conn: AsyncConnection[Any]) -> list[CheckpointRow]:
     """Each project's newest checkpoint (deleted ones too: the timeline keeps them)."""
     cur = conn.cursor(row_factory=class_row(CheckpointRow))
     await cur.execute(
-        "SELECT DISTINCT ON (project_id) * FROM checkpoints ORDER BY project_id, created_at DESC, id DESC"
+        "SELECT DISTINCT ON (project_id) * FROM checkpoints WHERE phase <> 'Pending'"
+        " ORDER BY project_id, COALESCE(snapshot_created_at, created_at) DESC, id DESC"
     )
     return await cur.fetchall()
 
 
 async def latest_restores(conn: AsyncConnection[Any]) -> list[RestoreRow]:
-    """Each project's newest restore."""
+    """Each project's newest restore: by when it took effect in Neon once it did (what production is)."""
     cur = conn.cursor(row_factory=class_row(RestoreRow))
     await cur.execute(
-        "SELECT DISTINCT ON (project_id) * FROM restores ORDER BY project_id, created_at DESC, id DESC"
+        "SELECT DISTINCT ON (project_id) * FROM restores"
+        " ORDER BY project_id, COALESCE(database_restored_at, created_at) DESC, id DESC"
     )
     return await cur.fetchall()
 

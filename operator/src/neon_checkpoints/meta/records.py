@@ -113,3 +113,28 @@ class RestoreRow:
     updated_at: dt.datetime
     database_restored_at: dt.datetime | None = None
     undo_of: str | None = None
+
+
+@dataclass(frozen=True)
+class UnsettledRestore:
+    """A finalized restore or an undo whose intent was recorded but whose effect in Neon was not: its flow
+    was interrupted after (perhaps) asking Neon. Settled from what Neon shows before another flow mutates
+    the project."""
+
+    uid: str
+    name: str
+    mode: str
+    branch_name: str
+    started_at: dt.datetime
+    target_branch_id: str | None
+    operation_ids: list[str]
+    # Finalize: the snapshot of the checkpoint it restores (Neon names it as the new branch's source).
+    snapshot_id: str | None
+
+
+@dataclass(frozen=True)
+class UnsettledCheckpoint:
+    """A checkpoint whose intent was recorded before its snapshot was asked for, with no snapshot since."""
+
+    uid: str
+    snapshot_name: str | None

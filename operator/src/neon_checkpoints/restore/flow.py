@@ -38,7 +38,6 @@ from neon_checkpoints.restore.plan import (
     AdoptRestore,
     CheckpointView,
     Fail,
-    Intent,
     IssueRestore,
     Proceed,
     RestoreObserved,
@@ -65,6 +64,8 @@ from neon_checkpoints.runtime.flow import Flow
 from neon_checkpoints.runtime.kube import AlreadyExists, SecretUnavailable
 from neon_checkpoints.runtime.runtime import Runtime
 from neon_checkpoints.runtime.status import PhaseRules
+from neon_checkpoints.settle.plan import Intent, neon_time
+from neon_checkpoints.settle.run import settle
 from neon_checkpoints.workloads.apply import WorkloadProblem
 
 RESTORE_PHASES: PhaseRules[RestorePhase, RestoreStep] = PhaseRules(
@@ -195,6 +196,8 @@ class RestoreFlow(Flow):
         if row is not None and row.phase in (RestorePhase.SUCCEEDED, RestorePhase.FAILED):
             await self._restore_status_from(row)  # finished, but status never said so (crash in between)
             return
+        await self._settle(client, project)
+        row = await self.runtime.store.get_restore(self.uid)  # settling never touches our own row
         code = self._code(spec)
         if row is not None and row.database_restored_at is not None and row.restored_branch_id:
             # The database part is done (a crash or a retry came after it): never ask Neon again.
@@ -348,7 +351,8 @@ class RestoreFlow(Flow):
         replaced: str | None = None
         if spec.mode == "Finalize":
             replaced = restored.restored_as or intent.target_branch_id
-            await self.runtime.store.mark_database_restored(self.uid, restored.id, replaced)
+            at = neon_time(finished, restored, utcnow())
+            await self.runtime.store.mark_database_restored(self.uid, restored.id, replaced, at)
             crash_point(self.runtime.settings.crash_after, "database-restored")
         await self._finish(
             spec, checkpoint, client, code, restored.id, replaced, intent.started_at, finished, restored
@@ -371,6 +375,23 @@ class RestoreFlow(Flow):
         assert self._record is not None
         project = checkpoint.project_id
         fields: dict[str, Any] = {"restoredBranchId": restored_id}
+        superseded = await self._superseded() if spec.mode == "Finalize" else None
+        if superseded is not None:
+            # Resumed after a crash, finished after another restore that Neon ran after it: production is
+            # that one's, so this one says what it was, and leaves the workloads to it.
+            later, took_effect = superseded
+            fields["replacedBranchId"] = replaced
+            message = (
+                f"branch {checkpoint.branch or 'default'} was Checkpoint {checkpoint.name} (branch "
+                f"{restored_id}; replaced {replaced}) until CheckpointRestore {later.name}, which Neon ran "
+                "after it; the workloads are as that restore left them"
+            )
+            if spec.old_branch_policy == "Delete" and replaced:
+                message += await self._delete_old_branch(client, project, replaced)
+            await self._succeed(
+                restored_id, replaced, started_at, finished, message, fields, completed=took_effect
+            )
+            return
         if spec.mode == "Finalize":
             fields["replacedBranchId"] = replaced
             message = (
@@ -401,6 +422,22 @@ class RestoreFlow(Flow):
             fields.update(code_fields)
         await self._succeed(restored_id, replaced, started_at, finished, message, fields)
 
+    async def _superseded(self) -> tuple[RestoreRow, dt.datetime] | None:
+        """The restore (or undo) that Neon ran after this one on the same branch, and when this one took
+        effect; None when this one is production's latest."""
+        later = await self.runtime.store.superseded_by(self.uid)
+        if later is None:
+            return None
+        own = await self.runtime.store.get_restore(self.uid)
+        assert own is not None and own.database_restored_at is not None  # superseded_by requires both
+        return later, own.database_restored_at
+
+    async def _settle(self, client: AsyncNeonClient, project: str) -> None:
+        """What interrupted flows left on the project, from Neon's record, before this one mutates it."""
+        await settle(
+            self.runtime.store, client, project, own_uid=self.uid, wait=self._wait_for, logger=self.logger
+        )
+
     async def _finish_code(self, code: CodeRollback) -> tuple[str, dict[str, Any]]:
         try:
             return await code.finish()
@@ -416,9 +453,12 @@ class RestoreFlow(Flow):
         finished: tuple[Operation, ...],
         message: str,
         fields: dict[str, Any],
+        *,
+        completed: dt.datetime | None = None,
     ) -> None:
+        """Succeeded, completed now (or at `completed`: a superseded restore ended when the next began)."""
         assert self._record is not None
-        completed = utcnow()
+        completed = completed or utcnow()
         self.runtime.metrics.restore_seconds.labels(self._record.mode).observe(
             max(0.0, (completed - started_at).total_seconds())
         )

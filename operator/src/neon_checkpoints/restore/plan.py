@@ -4,18 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from neon_api.models import Branch, Database, Operation
 from neon_checkpoints.core.verdicts import is_refusal_status
-from neon_checkpoints.names import PREVIEW_BRANCH_PREFIX
 from neon_checkpoints.restore.spec import Mode
-
-# Neon stamps a restored branch's created_at with its own clock; ours recorded the intent. Allow for skew
-# between the two (and for second-resolution timestamps) when asking "was this branch made after we asked?".
-CLOCK_SLACK = dt.timedelta(seconds=5)
+from neon_checkpoints.settle.plan import Intent, find_earlier_restore
 
 
 class RestorePhase(StrEnum):
@@ -131,14 +127,6 @@ def plan_admission(
 
 
 @dataclass(frozen=True)
-class Intent:
-    """Recorded in the meta DB before the restore request: when we asked and which branch we targeted."""
-
-    started_at: dt.datetime
-    target_branch_id: str
-
-
-@dataclass(frozen=True)
 class RestoreObserved:
     # The branch named like the checkpoint's branch NOW (a finalized restore gives it a new id).
     production: Branch | None
@@ -183,31 +171,6 @@ def plan_restore(
         finalize=finalize,
         name=None if finalize else preview_name,
     )
-
-
-def find_earlier_restore(
-    restored: Iterable[Branch], *, mode: Mode, intent: Intent | None, preview_name: str
-) -> Branch | None:
-    """The branch an earlier attempt of THIS restore made, if any.
-
-    Preview: the branch under our deterministic name. Finalize (Neon renames the new branch after the
-    target, so names cannot tell): a branch restored from our snapshot onto the target we recorded, created
-    after the recorded start. Other restores of the same snapshot are older, aimed at another target (a
-    finalized target becomes `<name> (old)` and is never a target again), or previews (our name prefix).
-    """
-    if mode == "Preview":
-        return next((b for b in restored if b.name == preview_name), None)
-    if intent is None:
-        return None
-    since = intent.started_at - CLOCK_SLACK
-    candidates = [
-        b
-        for b in restored
-        if b.restored_as == intent.target_branch_id
-        and b.created_at >= since
-        and not b.name.startswith(PREVIEW_BRANCH_PREFIX)
-    ]
-    return min(candidates, key=lambda b: b.created_at, default=None)
 
 
 @dataclass(frozen=True)

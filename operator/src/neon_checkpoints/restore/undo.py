@@ -32,6 +32,7 @@ from neon_checkpoints.restore.undo_plan import (
 )
 from neon_checkpoints.runtime.crash import crash_point
 from neon_checkpoints.runtime.errors import EXPECTED, classify
+from neon_checkpoints.settle.plan import neon_time
 
 
 def _view(row: RestoreRow) -> UndoneView:
@@ -116,6 +117,8 @@ class UndoFlow(RestoreFlow):
         if row is not None and row.phase in (RestorePhase.SUCCEEDED, RestorePhase.FAILED):
             await self._restore_status_from(row)
             return
+        await self._settle(client, project)
+        row = await self.runtime.store.get_restore(self.uid)
         code = self._code(spec)
         if row is not None and row.database_restored_at is not None and row.restored_branch_id:
             assert row.started_at is not None
@@ -149,7 +152,8 @@ class UndoFlow(RestoreFlow):
         finished = await self._wait_for(client, project, operations)
         kept = await client.find_branch(project, preserved_name)
         kept_id = kept.id if kept is not None else None
-        await self.runtime.store.mark_database_restored(self.uid, target, kept_id)
+        at = neon_time(finished, kept, utcnow())
+        await self.runtime.store.mark_database_restored(self.uid, target, kept_id, at)
         crash_point(self.runtime.settings.crash_after, "database-restored")
         started = row.started_at if row is not None and row.started_at else None
         stored = await self.runtime.store.get_restore(self.uid)
@@ -206,16 +210,20 @@ class UndoFlow(RestoreFlow):
         started_at: Any,
         finished: tuple[Operation, ...],
     ) -> None:
+        fields: dict[str, Any] = {"restoredBranchId": target, "replacedBranchId": kept, "undoOf": undone.name}
+        superseded = await self._superseded()
+        if superseded is not None:
+            later, took_effect = superseded
+            message = (
+                f"production (branch {target}) was back to its state before CheckpointRestore {undone.name} "
+                f"(the state it had is kept as branch {kept}) until CheckpointRestore {later.name}, which "
+                "Neon ran after it; the workloads are as that restore left them"
+            )
+            await self._succeed(target, kept, started_at, finished, message, fields, completed=took_effect)
+            return
         message = (
             f"production (branch {target}) is back to its state before CheckpointRestore {undone.name}; "
             f"the state it had is kept as branch {kept}"
         )
-        suffix, fields = await self._finish_code(code)
-        await self._succeed(
-            target,
-            kept,
-            started_at,
-            finished,
-            message + suffix,
-            {"restoredBranchId": target, "replacedBranchId": kept, "undoOf": undone.name, **fields},
-        )
+        suffix, code_fields = await self._finish_code(code)
+        await self._succeed(target, kept, started_at, finished, message + suffix, {**fields, **code_fields})

@@ -1,8 +1,8 @@
 """The checkpoint timeline of a project: its meta rows merged into one chronological list (pure).
 
-Checkpoints and restores are merged into one chronological list; each checkpoint names its parent (the
-lineage recorded by the meta store, which follows finalized restores), each restore names the checkpoint it
-went back to.
+Checkpoints and restores are merged into one list in Neon's order (a checkpoint at its snapshot's time, a
+restore when it took effect in Neon, else when it started); each checkpoint names its parent (the lineage
+recorded by the meta store, meta/parents.py), each restore names the checkpoint it went back to.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def build_timeline(
     entries = [
         TimelineEntry(
             kind="checkpoint",
-            at=c.created_at,
+            at=c.snapshot_created_at or c.created_at,
             id=c.id,
             name=c.name + (" (deleted)" if c.deleted_at else ""),
             phase=c.phase,
@@ -64,7 +64,7 @@ def build_timeline(
     entries += [
         TimelineEntry(
             kind="restore",
-            at=r.started_at or r.created_at,
+            at=r.database_restored_at or r.started_at or r.created_at,
             id=r.id,
             name=r.name,
             phase=r.phase,

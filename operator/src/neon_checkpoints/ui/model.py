@@ -151,7 +151,11 @@ def build_app(
         meta = (res or {}).get("metadata") or {}
         status = (res or {}).get("status") or {}
         spec = (res or {}).get("spec") or {}
-        at = (row.created_at if row else None) or _time(meta.get("creationTimestamp")) or EPOCH
+        at = (
+            (row.snapshot_created_at or row.created_at if row else None)
+            or _time(meta.get("creationTimestamp"))
+            or EPOCH
+        )
         nodes.append(
             CheckpointNode(
                 name=row.name if row else str(meta.get("name")),
@@ -192,7 +196,7 @@ def build_app(
         if target is None and row_r and row_r.checkpoint_id:
             target = names_by_id.get(row_r.checkpoint_id)
         at = (
-            (row_r.started_at or row_r.created_at if row_r else None)
+            (row_r.database_restored_at or row_r.started_at or row_r.created_at if row_r else None)
             or _time(status.get("startedAt"))
             or _time(meta.get("creationTimestamp"))
             or EPOCH
