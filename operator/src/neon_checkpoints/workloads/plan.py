@@ -281,12 +281,14 @@ def _rewire(
     if env_name:
         # In its place: Kubernetes expands `$(DATABASE_URL)` in a later variable only from those before it.
         # A container without it gets it appended (it wins over an envFrom that carries production's URL).
-        url = {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "uri"}}}
-        names = [e.get("name") for e in env]
-        if env_name in names:
-            first = names.index(env_name)
-            env = [url if i == first else e for i, e in enumerate(env) if i == first or names[i] != env_name]
+        pointed = {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "uri"}}}
+        listed = [e.get("name") for e in env]
+        if env_name in listed:
+            first = listed.index(env_name)
+            env = [
+                pointed if i == first else e for i, e in enumerate(env) if i == first or listed[i] != env_name
+            ]
         else:
-            env.append(url)
+            env.append(pointed)
     if env:
         container["env"] = env
