@@ -75,6 +75,23 @@ spec:
             "databaseUrl is only valid for a Deployment or StatefulSet",
         ),
         (
+            "database URL from both an env var and a Secret key",
+            "projectId: p-1\nworkloads: [{kind: Deployment, name: web,"
+            " databaseUrl: {env: DB, secretKeyRef: {name: db, key: url}}}]",
+            "spec.workloads[].databaseUrl: set exactly one of env or secretKeyRef",
+        ),
+        (
+            "database URL from neither",
+            "projectId: p-1\nworkloads: [{kind: Deployment, name: web, databaseUrl: {}}]",
+            "spec.workloads[].databaseUrl: set exactly one of env or secretKeyRef",
+        ),
+        (
+            "database URL Secret key without its key",
+            "projectId: p-1\nworkloads: [{kind: Deployment, name: web,"
+            " databaseUrl: {secretKeyRef: {name: db}}}]",
+            "spec.workloads[0].databaseUrl.secretKeyRef.key",
+        ),
+        (
             "empty selector",
             "projectId: p-1\nworkloadSelector: {matchLabels: {}}",
             "spec.workloadSelector.matchLabels",
@@ -87,6 +104,15 @@ def test_invalid_checkpoint_is_rejected_naming_the_field(
     code, output = apply(crds, namespace, checkpoint(spec))
     assert code != 0, situation
     assert field in output, output
+
+
+def test_a_database_url_may_name_a_secret_key(crds: KubeControlPlane, namespace: str) -> None:
+    spec = (
+        "projectId: p-1\nworkloads: [{kind: Deployment, name: web,"
+        " databaseUrl: {secretKeyRef: {name: db, key: url}}}]"
+    )
+    code, output = apply(crds, namespace, checkpoint(spec))
+    assert code == 0, output
 
 
 def test_defaults_are_filled_in(crds: KubeControlPlane, namespace: str) -> None:

@@ -1,7 +1,8 @@
 """A Preview's copies of the code (issue 14 item 4) on the real apiserver + controller-manager, the emulator
 and the meta DB: the checkpoint's Deployment and ConfigMap come up as suffixed copies reading the preview's
 database while production keeps running its current version; they go with the CheckpointRestore; without a
-`databaseUrl` entry no copy is made and the status says why."""
+`databaseUrl` entry no copy is made and the status says why. A second Deployment reads its URL from a Secret
+key (`databaseUrl.secretKeyRef`): its copy reads the preview's Secret there."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ import pytest
 
 from tests.e2e.checkpoint.conftest import eventually
 from tests.e2e.restore.conftest import RestoreHarness, columns
-from tests.e2e.workloads.conftest import WORKLOADS, App, v1_table, v3_table
+from tests.e2e.workloads.conftest import WORKLOADS, App, deployment, v1_table, v3_table
 
 pytestmark = [pytest.mark.kube, pytest.mark.emulator, pytest.mark.postgres]
 
 COPY_LABEL = "neoncheckpoints.dev/preview-of"
 # The container fields a checkpoint records (README "Capture").
 CODE_FIELDS = ("name", "image", "command", "args", "env", "envFrom", "volumeMounts", "workingDir")
-POINTED = [{**WORKLOADS[0], "databaseUrl": {"env": "DATABASE_URL"}}, WORKLOADS[1]]
+PROD_DB = {"name": "prod-db", "key": "url"}
+WORKER = {"kind": "Deployment", "name": "worker", "databaseUrl": {"secretKeyRef": PROD_DB}}
+POINTED = [{**WORKLOADS[0], "databaseUrl": {"env": "DATABASE_URL"}}, WORKLOADS[1], WORKER]
 
 
 def app_env(version: str, uri: str) -> list[dict[str, Any]]:
@@ -53,6 +56,11 @@ def production_at_v3(app: App, restores: RestoreHarness, workloads: list[dict[st
     project = h.create_project()
     uri = restores.app_uri(project)
     v1_table(uri)
+    if WORKER in workloads:
+        made = h.kubectl("create", "secret", "generic", "prod-db", f"--from-literal=url={uri}", check=False)
+        assert made.returncode == 0, made.stderr
+        worker = deployment("v1", name="worker", env=[{"name": "DB", "valueFrom": {"secretKeyRef": PROD_DB}}])
+        assert h.apply(worker).returncode == 0
     app.deploy("v1", "SELECT name, email FROM contacts", env=app_env("v1", uri))
     app.checkpoint(project, "v1", "c1", workloads=workloads)
     v3_table(uri)
@@ -76,6 +84,7 @@ def test_a_preview_runs_the_checkpoints_code_on_its_own_database_next_to_product
     assert [(w["kind"], w["name"], w["copy"], w["state"]) for w in status["workloads"]] == [
         ("Deployment", "web", "web-show-v1", "Copied"),
         ("ConfigMap", "queries", "queries-show-v1", "Copied"),
+        ("Deployment", "worker", "worker-show-v1", "Copied"),
     ]
     condition = next(c for c in status["conditions"] if c["type"] == "WorkloadsRestored")
     assert (condition["status"], condition["reason"]) == ("True", "Copied"), condition
@@ -110,13 +119,22 @@ def test_a_preview_runs_the_checkpoints_code_on_its_own_database_next_to_product
         {**want_volume, "configMap": {**want_volume["configMap"], "name": "queries-show-v1"}}
     ]
     assert uri not in json.dumps(web), "the copy must not read production's database"
+    # The worker read its URL from Secret prod-db key url: its copy reads the preview's Secret there.
+    [worker] = app.get("deployment", "worker-show-v1")["spec"]["template"]["spec"]["containers"]
+    assert worker["env"] == [{"name": "DB", "valueFrom": {"secretKeyRef": {"name": "v1-live", "key": "uri"}}}]
     queries = app.get("configmap", "queries-show-v1")
     assert queries["data"] == recorded[("ConfigMap", "queries")]["data"]
     assert queries["data"] == {"list.sql": "SELECT name, email FROM contacts"}
 
     # The controller-manager acts on the copy: a ReplicaSet of the v1 template, owned by the copy.
-    [rs] = eventually(lambda: copies(app, "replicasets", uid), timeout=30, what="the copy's ReplicaSet", h=h)
-    assert rs["metadata"]["ownerReferences"][0]["name"] == "web-show-v1"
+    def web_replicasets() -> list[dict[str, Any]]:
+        return [
+            rs
+            for rs in copies(app, "replicasets", uid)
+            if rs["metadata"]["ownerReferences"][0]["name"] == "web-show-v1"
+        ]
+
+    [rs] = eventually(web_replicasets, timeout=30, what="the copy's ReplicaSet", h=h)
     assert rs["spec"]["template"]["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"] == {
         "name": "v1-live",
         "key": "uri",
@@ -136,6 +154,10 @@ def test_a_preview_runs_the_checkpoints_code_on_its_own_database_next_to_product
     deleted = h.kubectl("delete", "checkpointrestore", "show-v1", "--timeout=60s", check=False)
     assert deleted.returncode == 0, deleted.stderr + h.operator_logs()
     assert copies(app, "deployments", uid) == [] and copies(app, "configmaps", uid) == []
+    assert app.get("deployment", "worker")["spec"]["template"]["spec"]["containers"][0]["env"][0] == {
+        "name": "DB",
+        "valueFrom": {"secretKeyRef": PROD_DB},
+    }
     gone = h.kubectl("get", "secret", "v1-live", check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
     eventually(

@@ -10,8 +10,10 @@ import pytest
 from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.workloads.capture import MAX_CONTENT_BYTES, WorkloadTooLarge, capture, select
 from neon_checkpoints.workloads.plan import Progress, apply_body, generation_observed, scaled_down, to_apply
-from neon_checkpoints.workloads.spec import WorkloadRef, WorkloadsSpec
+from neon_checkpoints.workloads.spec import DatabaseUrl, WorkloadRef, WorkloadsSpec
 from tests.unit.flowkit.workloads import workload
+
+WEB = {"kind": "Deployment", "name": "web"}
 
 
 def test_a_deployment_records_its_code_and_replicas_but_not_what_others_own() -> None:
@@ -75,6 +77,26 @@ def test_selection_keeps_the_listed_order_names_the_missing_and_adds_selected_on
             {"workloads": [{"kind": "ConfigMap", "name": "a", "databaseUrl": {"env": "DB"}}]},
             "only valid for a Deployment",
         ),
+        (
+            "database URL from both an env var and a Secret key",
+            {"workloads": [{**WEB, "databaseUrl": {"env": "DB", "secretKeyRef": {"name": "s", "key": "k"}}}]},
+            r"spec.workloads\[0\].databaseUrl: set exactly one of env or secretKeyRef",
+        ),
+        (
+            "database URL from neither",
+            {"workloads": [{**WEB, "databaseUrl": {"other": 1}}]},
+            r"databaseUrl: set exactly one of env or secretKeyRef",
+        ),
+        (
+            "Secret key without a key",
+            {"workloads": [{**WEB, "databaseUrl": {"secretKeyRef": {"name": "s"}}}]},
+            r"databaseUrl.secretKeyRef.key must be a Secret key",
+        ),
+        (
+            "Secret key with a bad name",
+            {"workloads": [{**WEB, "databaseUrl": {"secretKeyRef": {"name": "S:1", "key": "k"}}}]},
+            r"databaseUrl.secretKeyRef.name must be a Secret name",
+        ),
         ("too many", {"workloads": [{"kind": "ConfigMap", "name": f"c{i}"} for i in range(17)]}, "at most"),
         ("empty selector", {"workloadSelector": {"matchLabels": {}}}, "at least one label"),
     ],
@@ -132,3 +154,23 @@ def test_scaled_down_waits_for_the_controller_to_remove_the_pods() -> None:
     assert not scaled_down(obj)
     obj["status"]["replicas"] = 0
     assert scaled_down(obj)
+
+
+def test_a_database_url_is_an_env_var_or_a_secret_key() -> None:
+    spec = WorkloadsSpec.from_dict(
+        {
+            "workloads": [
+                {**WEB, "databaseUrl": {"env": "DATABASE_URL"}},
+                {
+                    "kind": "StatefulSet",
+                    "name": "api",
+                    "databaseUrl": {"secretKeyRef": {"name": "db", "key": "url"}},
+                },
+            ]
+        }
+    )
+    assert [r.database_url for r in spec.refs] == [
+        DatabaseUrl(env="DATABASE_URL"),
+        DatabaseUrl(secret=("db", "url")),
+    ]
+    assert [r.database_url_stored for r in spec.refs] == ["DATABASE_URL", "secretKeyRef:db:url"]

@@ -320,6 +320,40 @@ async def test_a_preview_copies_the_workloads_onto_its_database_and_deletes_them
     assert ("Deployment", "apps", "web") in world.kube.workloads
 
 
+async def test_a_preview_points_a_copy_reading_a_secret_key_at_its_database_and_skips_one_that_does_not(
+    world: World,
+) -> None:
+    """databaseUrl.secretKeyRef: the copy's env var carrying that key reads the preview Secret; a workload
+    naming a key none of its containers reads is not copied, and the condition says so."""
+    world.neon.project()
+    prod = {"secretKeyRef": {"name": "prod-db", "key": "url"}}
+    world.kube.put_workload(
+        workload("Deployment", "web", image="web:v1", env=[{"name": "DB", "valueFrom": prod}])
+    )
+    world.kube.put_workload(workload("Deployment", "api", image="api:v1", env=[{"name": "A", "value": "1"}]))
+    url = {"secretKeyRef": {"name": "prod-db", "key": "url"}}
+    listed = [
+        {"kind": "Deployment", "name": "web", "databaseUrl": url},
+        {"kind": "Deployment", "name": "api", "databaseUrl": url},
+    ]
+    await checkpoint(world, "v1", "ck-1", workloads=listed)
+
+    status = await restore(world, "show-v1", "p-1", checkpointRef={"name": "v1"}, mode="Preview")
+
+    assert status["phase"] == "Succeeded", status
+    assert [(w["kind"], w["copy"]) for w in status["workloads"]] == [("Deployment", "web-show-v1")]
+    env = world.kube.workload_of("Deployment", "web-show-v1")["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
+    assert env == [
+        {"name": "DB", "valueFrom": {"secretKeyRef": {"name": status["previewSecretName"], "key": "uri"}}}
+    ]
+    assert ("Deployment", "apps", "api-show-v1") not in world.kube.workloads
+    condition = world.kube.condition(CHECKPOINT_RESTORES, "show-v1", "WorkloadsRestored")
+    assert (condition["status"], condition["reason"]) == ("True", "Copied")
+    assert "not copied: Deployment/api: no container reads Secret prod-db key url" in condition["message"]
+
+
 async def test_a_preview_without_a_database_url_entry_makes_no_copies_and_says_why(world: World) -> None:
     await v1_then_v3(world)
 

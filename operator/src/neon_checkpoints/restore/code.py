@@ -16,7 +16,7 @@ from neon_checkpoints.runtime.status import StatusWriter
 from neon_checkpoints.workloads.apply import Roller, captured_of
 from neon_checkpoints.workloads.capture import Captured
 from neon_checkpoints.workloads.plan import Progress, copy_body, plan_copies, summary
-from neon_checkpoints.workloads.spec import Kind
+from neon_checkpoints.workloads.spec import DatabaseUrl, Kind
 
 CONDITION = "WorkloadsRestored"
 # How long the controller-manager may take to observe a new generation (or to scale to zero).
@@ -101,7 +101,10 @@ class CodeRollback:
         rows = await self.runtime.store.workloads.of_checkpoint(checkpoint_uid)
         if not rows:
             return "", {}
-        recorded = [(cast(Kind, r.revision.kind), r.revision.name, r.database_url_env) for r in rows]
+        recorded = [
+            (cast(Kind, r.revision.kind), r.revision.name, r.database_url_env, r.revision.content)
+            for r in rows
+        ]
         plan = plan_copies(recorded, restore_name, checkpoint_name)
         if plan.reason is not None:
             self.status.note_condition(CONDITION, "False", "NoDatabaseUrl", plan.reason)
@@ -121,7 +124,7 @@ class CodeRollback:
                 new_name=new_name,
                 restore_uid=self.roller.restore_uid,
                 owner=owner,
-                database_url_env=row.database_url_env,
+                database_url=DatabaseUrl.from_stored(row.database_url_env),
                 secret_name=secret_name,
                 configmaps=configmaps,
             )
@@ -136,6 +139,8 @@ class CodeRollback:
                 }
             )
         names = ", ".join(f"{m['kind']}/{m['copy']}" for m in made)
+        if plan.skipped:
+            names += f" (not copied: {'; '.join(plan.skipped)})"
         self.status.note_condition(CONDITION, "True", "Copied", f"preview copies: {names}")
         return f"; workload copies: {names}", {"workloads": made}
 

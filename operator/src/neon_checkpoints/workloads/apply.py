@@ -72,7 +72,7 @@ async def read_workloads(kube: Kube, namespace: str, spec: WorkloadsSpec) -> Cap
     out: list[tuple[Captured, str | None]] = []
     for ref, found in selection.found:
         try:
-            out.append((capture(ref.kind, ref.name, found), ref.database_url_env))
+            out.append((capture(ref.kind, ref.name, found), ref.database_url_stored))
         except ValueError as exc:
             raise WorkloadProblem("WorkloadTooLarge", str(exc)) from None
     return CaptureResult(tuple(out))

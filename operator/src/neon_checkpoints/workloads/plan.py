@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neon_checkpoints.workloads.spec import SCALABLE, Kind
+from neon_checkpoints.workloads.spec import SCALABLE, DatabaseUrl, Kind
 
 FIELD_MANAGER = "neon-checkpoints"
 COPY_LABEL = "neoncheckpoints.dev/preview-of"
@@ -132,27 +133,79 @@ def copy_name(name: str, restore_name: str) -> str:
 
 @dataclass(frozen=True)
 class CopyPlan:
-    """Which recorded workloads a Preview copies (new name by original key), or why none."""
+    """Which recorded workloads a Preview copies (new name by original key), or why none; `skipped`: why
+    a workload that names its database URL is not copied."""
 
     names: Mapping[tuple[str, str], str]
     reason: str | None
+    skipped: tuple[str, ...] = ()
 
 
 def plan_copies(
-    recorded: Sequence[tuple[Kind, str, str | None]], restore_name: str, checkpoint: str
+    recorded: Sequence[tuple[Kind, str, str | None, Mapping[str, Any]]], restore_name: str, checkpoint: str
 ) -> CopyPlan:
-    """`recorded`: (kind, name, database URL env) of each workload the checkpoint recorded. Only the
-    Deployments/StatefulSets that name their database URL are copied (a copy that kept production's URL
-    would write to production), with every recorded ConfigMap they may mount."""
-    pointed = [(k, n) for k, n, env in recorded if k in SCALABLE and env]
+    """`recorded`: (kind, name, stored database URL source, recorded content) of each workload the
+    checkpoint recorded. Only the Deployments/StatefulSets that name their database URL are copied (a copy
+    that kept production's URL would write to production), with every recorded ConfigMap they may mount;
+    one naming a Secret key that none of its containers reads as an env var is not copied."""
+    pointed: list[tuple[Kind, str]] = []
+    skipped: list[str] = []
+    for kind, name, stored, content in recorded:
+        url = DatabaseUrl.from_stored(stored)
+        if kind not in SCALABLE or url is None:
+            continue
+        if url.secret is not None and not reads_secret_key(content, *url.secret):
+            skipped.append(
+                f"{kind}/{name}: no container reads {url} as an env var (env valueFrom or envFrom; "
+                "Secret volumes are not redirected)"
+            )
+            continue
+        pointed.append((kind, name))
     if not pointed:
+        why = f": {'; '.join(skipped)}" if skipped else ""
         return CopyPlan(
             {},
             f"no copies of the workloads were made: no Deployment or StatefulSet of Checkpoint {checkpoint} "
-            "names its database URL (spec.workloads[].databaseUrl.env)",
+            f"names its database URL (spec.workloads[].databaseUrl){why}",
+            tuple(skipped),
         )
-    configmaps = [(k, n) for k, n, _ in recorded if k == "ConfigMap"]
-    return CopyPlan({key: copy_name(key[1], restore_name) for key in (*pointed, *configmaps)}, None)
+    configmaps = [(k, n) for k, n, _, _ in recorded if k == "ConfigMap"]
+    return CopyPlan(
+        {key: copy_name(key[1], restore_name) for key in (*pointed, *configmaps)}, None, tuple(skipped)
+    )
+
+
+def _containers(content: Mapping[str, Any]) -> list[Any]:
+    pod = ((content.get("template") or {}).get("spec")) or {}
+    return [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]
+
+
+def reads_secret_key(content: Mapping[str, Any], secret: str, key: str) -> bool:
+    """Whether a container of the recorded pod template reads `key` of Secret `secret` as an env var."""
+    return any(_secret_env_names(c, secret, key) for c in _containers(content))
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _secret_env_names(container: Mapping[str, Any], secret: str, key: str) -> list[str]:
+    """The env vars of `container` carrying that Secret key: each `env` entry with that secretKeyRef, and
+    `<prefix><key>` for each `envFrom` of the whole Secret (when that is a valid env var name)."""
+    names = [
+        str(e.get("name"))
+        for e in container.get("env") or []
+        if _is_ref((e.get("valueFrom") or {}).get("secretKeyRef"), secret, key)
+    ]
+    for source in container.get("envFrom") or []:
+        ref = source.get("secretRef") or {}
+        name = f"{source.get('prefix') or ''}{key}"
+        if ref.get("name") == secret and _ENV_NAME.match(name) and name not in names:
+            names.append(name)
+    return names
+
+
+def _is_ref(ref: Any, secret: str, key: str) -> bool:
+    return isinstance(ref, Mapping) and ref.get("name") == secret and ref.get("key") == key
 
 
 def copy_body(
@@ -164,12 +217,13 @@ def copy_body(
     new_name: str,
     restore_uid: str,
     owner: Mapping[str, Any],
-    database_url_env: str | None,
+    database_url: DatabaseUrl | None,
     secret_name: str,
     configmaps: Mapping[str, str],
 ) -> dict[str, Any]:
     """A Preview's copy: the recorded version under `new_name`, owned by the restore, its pods labelled for
-    the copy only, the database URL env var read from the preview's Secret, ConfigMaps renamed to copies."""
+    the copy only, the database URL (its env var, or every env var carrying its Secret key) read from the
+    preview's Secret, ConfigMaps renamed to copies. Volumes of Secrets are left as recorded."""
     labels = {COPY_LABEL: restore_uid}
     head = {
         "apiVersion": api_version(kind),
@@ -197,12 +251,12 @@ def copy_body(
         if "configMap" in volume and volume["configMap"].get("name") in configmaps:
             volume["configMap"]["name"] = configmaps[volume["configMap"]["name"]]
     for container in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
-        _rewire(container, configmaps, database_url_env, secret_name)
+        _rewire(container, configmaps, database_url, secret_name)
     return {**head, "spec": spec}
 
 
 def _rewire(
-    container: dict[str, Any], configmaps: Mapping[str, str], env_name: str | None, secret_name: str
+    container: dict[str, Any], configmaps: Mapping[str, str], url: DatabaseUrl | None, secret_name: str
 ) -> None:
     for source in container.get("envFrom") or []:
         ref = source.get("configMapRef")
@@ -213,15 +267,28 @@ def _rewire(
         ref = (entry.get("valueFrom") or {}).get("configMapKeyRef")
         if ref and ref.get("name") in configmaps:
             ref["name"] = configmaps[ref["name"]]
+    if url is not None and url.secret is not None:
+        # Each env var carrying the key, in its place; one an envFrom of the whole Secret carries gets an
+        # explicit entry (an explicit entry wins over envFrom), appended after the container's own.
+        names = _secret_env_names(container, *url.secret)
+        preview = {"secretKeyRef": {"name": secret_name, "key": "uri"}}
+        for entry in env:
+            if _is_ref((entry.get("valueFrom") or {}).get("secretKeyRef"), *url.secret):
+                entry["valueFrom"] = copy.deepcopy(preview)
+        explicit = {e.get("name") for e in env}
+        env.extend({"name": n, "valueFrom": copy.deepcopy(preview)} for n in names if n not in explicit)
+    env_name = url.env if url is not None else None
     if env_name:
         # In its place: Kubernetes expands `$(DATABASE_URL)` in a later variable only from those before it.
         # A container without it gets it appended (it wins over an envFrom that carries production's URL).
-        url = {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "uri"}}}
-        names = [e.get("name") for e in env]
-        if env_name in names:
-            first = names.index(env_name)
-            env = [url if i == first else e for i, e in enumerate(env) if i == first or names[i] != env_name]
+        pointed = {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "uri"}}}
+        listed = [e.get("name") for e in env]
+        if env_name in listed:
+            first = listed.index(env_name)
+            env = [
+                pointed if i == first else e for i, e in enumerate(env) if i == first or listed[i] != env_name
+            ]
         else:
-            env.append(url)
+            env.append(pointed)
     if env:
         container["env"] = env

@@ -16,14 +16,50 @@ SCALABLE: tuple[Kind, ...] = ("Deployment", "StatefulSet")
 MAX_WORKLOADS = 16
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# The meta database keeps the source in one text column (`database_url_env`): an env var name as is, a
+# Secret key as `secretKeyRef:<name>:<key>` (neither a name nor a key may hold a colon, an env var no colon).
+_STORED_SECRET = "secretKeyRef:"
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """Where a workload reads its database URL: one env var (`env`), or a Secret key (`secret`)."""
+
+    env: str | None = None
+    secret: tuple[str, str] | None = None  # (Secret name, key)
+
+    def stored(self) -> str:
+        if self.secret is not None:
+            return f"{_STORED_SECRET}{self.secret[0]}:{self.secret[1]}"
+        return str(self.env)
+
+    @classmethod
+    def from_stored(cls, text: str | None) -> DatabaseUrl | None:
+        if not text:
+            return None
+        if text.startswith(_STORED_SECRET):
+            name, _, key = text[len(_STORED_SECRET) :].partition(":")
+            return cls(secret=(name, key))
+        return cls(env=text)
+
+    def __str__(self) -> str:
+        if self.secret is not None:
+            return f"Secret {self.secret[0]} key {self.secret[1]}"
+        return f"env var {self.env}"
 
 
 @dataclass(frozen=True)
 class WorkloadRef:
     kind: Kind
     name: str
-    # The env var carrying the database URL (for a Preview's copy); None: no copy is made in a Preview.
-    database_url_env: str | None = None
+    # Where it reads its database URL (for a Preview's copy); None: no copy is made in a Preview.
+    database_url: DatabaseUrl | None = None
+
+    @property
+    def database_url_stored(self) -> str | None:
+        return self.database_url.stored() if self.database_url else None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -73,10 +109,27 @@ def _ref(item: Any, where: str) -> WorkloadRef:
         raise InvalidSpec(f"{where}.kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200:
         raise InvalidSpec(f"{where}.name must be a Kubernetes object name, got {name!r}")
-    url = item.get("databaseUrl") or None
-    env = url.get("env") if isinstance(url, Mapping) else None
-    if url is not None and (not isinstance(env, str) or not _ENV.match(env)):
-        raise InvalidSpec(f"{where}.databaseUrl.env must be an environment variable name")
-    if env is not None and kind == "ConfigMap":
+    url = _database_url(item.get("databaseUrl") or None, f"{where}.databaseUrl")
+    if url is not None and kind == "ConfigMap":
         raise InvalidSpec(f"{where}.databaseUrl is only valid for a Deployment or StatefulSet")
-    return WorkloadRef(cast(Kind, kind), name, env)
+    return WorkloadRef(cast(Kind, kind), name, url)
+
+
+def _database_url(url: Any, where: str) -> DatabaseUrl | None:
+    if url is None:
+        return None
+    if not isinstance(url, Mapping) or ("env" in url) == ("secretKeyRef" in url):
+        raise InvalidSpec(f"{where}: set exactly one of env or secretKeyRef")
+    if "env" in url:
+        env = url["env"]
+        if not isinstance(env, str) or not _ENV.match(env):
+            raise InvalidSpec(f"{where}.env must be an environment variable name")
+        return DatabaseUrl(env=env)
+    ref = url["secretKeyRef"]
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    key = ref.get("key") if isinstance(ref, Mapping) else None
+    if not isinstance(name, str) or not _SECRET_NAME.match(name) or len(name) > 253:
+        raise InvalidSpec(f"{where}.secretKeyRef.name must be a Secret name, got {name!r}")
+    if not isinstance(key, str) or not _SECRET_KEY.match(key) or len(key) > 253:
+        raise InvalidSpec(f"{where}.secretKeyRef.key must be a Secret key, got {key!r}")
+    return DatabaseUrl(secret=(name, key))
