@@ -53,10 +53,11 @@ rbac.yaml grants them per namespace.
 - apiGroups: [neoncheckpoints.dev]
   resources: [checkpoints]
   verbs: [get, list, watch, patch, create, delete]
-# list on restores: a schedule's retention keeps Checkpoints that a restore still needs.
+# list on restores: a schedule's retention keeps Checkpoints that a restore still needs. get on all three:
+# a status write reads the conditions the server holds and merges its own into them (runtime/kube.py).
 - apiGroups: [neoncheckpoints.dev]
   resources: [checkpointrestores, checkpointschedules]
-  verbs: [list, watch, patch]
+  verbs: [get, list, watch, patch]
 - apiGroups: [neoncheckpoints.dev]
   resources: [checkpoints/status, checkpointrestores/status, checkpointschedules/status]
   verbs: [patch]

@@ -113,9 +113,11 @@ def test_twenty_checkpoints_under_injected_faults(harness: Harness) -> None:
 @pytest.mark.slow
 def test_checkpoints_within_neon_rate_limits_all_become_ready_without_duplicates(harness: Harness) -> None:
     """Neon's limits scaled down (it allows 700 a minute and 40 a second per route), so that they bite:
-    refusals longer than the client's own retry budget go back to kopf and are retried after Retry-After."""
+    refusals longer than the client's own retry budget go back to kopf and are retried after Retry-After.
+    One a second per route: ten checkpoints need only about forty requests, so the minute's limit alone
+    would not be in the way, but their ten POSTs at once are."""
     projects = [harness.create_project() for _ in range(2)]
-    harness.set_faults({"rate_limit": {"per_minute": 50, "per_route_per_second": 4}})
+    harness.set_faults({"rate_limit": {"per_minute": 50, "per_route_per_second": 1}})
     harness.start_operator()
     names = [f"r{i:02d}" for i in range(10)]
     documents = [

@@ -132,6 +132,9 @@ OPERATOR_NEEDS: list[Check] = [
     ("delete", f"checkpoints.{GROUP}"),
     ("list", f"checkpointrestores.{GROUP}"),
     ("watch", f"checkpointschedules.{GROUP}"),
+    # A status write reads the conditions the server holds first (runtime/kube.py).
+    ("get", f"checkpointrestores.{GROUP}"),
+    ("get", f"checkpointschedules.{GROUP}"),
     ("patch", f"checkpoints.{GROUP}", "--subresource=status"),
     ("patch", f"checkpointrestores.{GROUP}", "--subresource=status"),
     ("patch", f"checkpointschedules.{GROUP}", "--subresource=status"),
