@@ -126,19 +126,21 @@ def test_quiesce_holds_the_workload_at_zero_while_the_database_restore_runs(
     h = app.h
     _, uri = at_v3_after_checkpoint_v1(app, restores)
     h.set_faults({"operation_delay": 1.0})  # the database restore's operations take seconds
-    samples: list[tuple[str, Any, Any]] = []
+    samples: list[tuple[str, Any, Any, Any]] = []
     done = threading.Event()
 
     def watch() -> None:
         # The Deployment first, then the restore: a restore still at RestoreAccepted after the Deployment was
-        # read means the database restore was under way when it was read.
+        # read, with the Deployment still on v3's template, means the database restore was under way when it
+        # was read (status says nothing between the database restore and v1's apply when that is quick).
         while not done.is_set():
             web = app.get("deployment", "web")
             found = h.kubectl("get", "checkpointrestore", "back-to-v1", "-o", "json", check=False)
             body = json.loads(found.stdout) if found.returncode == 0 else {}
             conditions = body.get("status", {}).get("conditions", [])
             reason = next((c["reason"] for c in conditions if c["type"] == "Succeeded"), "")
-            samples.append((reason, web["spec"]["replicas"], web.get("status", {}).get("replicas", 0)))
+            image = web["spec"]["template"]["spec"]["containers"][0]["image"]
+            samples.append((reason, image, web["spec"]["replicas"], web.get("status", {}).get("replicas", 0)))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -150,7 +152,11 @@ def test_quiesce_holds_the_workload_at_zero_while_the_database_restore_runs(
         done.set()
         watcher.join(10)
 
-    during = [(spec, pods) for reason, spec, pods in samples if reason == "RestoreAccepted"]
+    during = [
+        (spec, pods)
+        for reason, image, spec, pods in samples
+        if reason == "RestoreAccepted" and image == "registry.local/web:v3"
+    ]
     assert during, samples
     assert set(during) == {(0, 0)}, during  # scaled to zero, pods gone, for the whole database restore
     assert_at_v1(app, uri)
