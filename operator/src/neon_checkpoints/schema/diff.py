@@ -4,12 +4,12 @@ unified diff of the two pg_dump texts."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from neon_checkpoints.schema.structure import Column, Structure, Table, sql_lines
+from neon_checkpoints.schema.unified import unified_diff
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,7 @@ def diff_table(before: Table, after: Table) -> TableDiff:
 
 
 def unified_sql_diff(database: str, before: str, after: str) -> str:
-    lines = difflib.unified_diff(
-        sql_lines(before), sql_lines(after), fromfile=f"a/{database}", tofile=f"b/{database}", lineterm=""
-    )
-    text = "\n".join(lines)
+    text = "\n".join(unified_diff(sql_lines(before), sql_lines(after), f"a/{database}", f"b/{database}"))
     return text + "\n" if text else ""
 
 
