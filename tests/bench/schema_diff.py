@@ -24,7 +24,8 @@ import psycopg
 from devenv.emulator import start_emulator
 from neon_api import AsyncNeonClient, NeonClient
 from neon_checkpoints.cli.main import main as cli_main
-from neon_checkpoints.meta import CheckpointRecord, MetaStore
+from neon_checkpoints.meta.records import CheckpointRecord
+from neon_checkpoints.meta.store import MetaStore
 from neon_checkpoints.schema.capture import branch_databases, read_schemas
 from neon_checkpoints.schema.plan import capture_point
 from neon_emulator.storage.server_user import pg_bin_dir

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from neon_checkpoints.meta import CheckpointRecord, MetaStore, RestoreRecord
+from neon_checkpoints.meta.records import CheckpointRecord, RestoreRecord
+from neon_checkpoints.meta.store import MetaStore
 from tests.integration.meta.test_meta_store import checkpoint
 
 pytestmark = pytest.mark.postgres

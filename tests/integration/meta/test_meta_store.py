@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from neon_checkpoints.meta import CheckpointRecord, MetaStore, RestoreRecord
 from neon_checkpoints.meta.locks import ProjectBusy
 from neon_checkpoints.meta.migrations import apply_migrations
+from neon_checkpoints.meta.records import CheckpointRecord, RestoreRecord
 from neon_checkpoints.meta.schema import MIGRATIONS, Migration
+from neon_checkpoints.meta.store import MetaStore
 
 pytestmark = pytest.mark.postgres
 

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from neon_checkpoints.meta import CheckpointRecord, MetaStore, RestoreRecord
+from neon_checkpoints.meta.records import CheckpointRecord, RestoreRecord
 from neon_checkpoints.meta.schemas import StoredSchema
+from neon_checkpoints.meta.store import MetaStore
 
 pytestmark = pytest.mark.postgres
 

@@ -21,7 +21,8 @@ import pytest
 
 from devenv.emulator import EmulatorServer
 from neon_api import AsyncNeonClient, NeonClient
-from neon_checkpoints.meta import CheckpointRecord, MetaStore
+from neon_checkpoints.meta.records import CheckpointRecord
+from neon_checkpoints.meta.store import MetaStore
 from neon_checkpoints.schema.capture import branch_databases, read_schemas
 from neon_checkpoints.schema.plan import capture_point
 from neon_checkpoints.schema.rows import DATA_BRANCH_PREFIX

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from neon_checkpoints.meta import CheckpointRecord, MetaStore, RestoreRecord
+from neon_checkpoints.meta.records import CheckpointRecord, RestoreRecord
+from neon_checkpoints.meta.store import MetaStore
 
 pytestmark = pytest.mark.postgres
 

@@ -14,7 +14,7 @@ import pytest
 from neon_api.calls.operations import POLL_PAGE
 from neon_checkpoints.checkpoint.flow import CheckpointFlow
 from neon_checkpoints.core.times import rfc3339, utcnow
-from neon_checkpoints.meta import RestoreRecord
+from neon_checkpoints.meta.records import RestoreRecord
 from neon_checkpoints.names import CHECKPOINTS, snapshot_name
 from neon_checkpoints.runtime.runtime import Runtime
 from tests.unit.flowkit import World

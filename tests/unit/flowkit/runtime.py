@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from neon_api import AsyncNeonClient, OperationPace, RetryPolicy
-from neon_checkpoints.meta import MetaStore
+from neon_checkpoints.meta.store import MetaStore
 from neon_checkpoints.runtime.credentials import Credentials
 from neon_checkpoints.runtime.metrics import Metrics
 from neon_checkpoints.runtime.runtime import Runtime

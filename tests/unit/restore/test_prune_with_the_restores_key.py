@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from neon_checkpoints.core.secrets import SecretRef
-from neon_checkpoints.meta import CheckpointRecord, RestoreRecord
+from neon_checkpoints.meta.records import CheckpointRecord, RestoreRecord
 from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.restore.prune import prune_for_restore
 from neon_checkpoints.runtime.runtime import Runtime

@@ -36,7 +36,7 @@ from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import parse_time_or_none, rfc3339, utcnow
 from neon_checkpoints.core.verdicts import Verdict, is_stalled
-from neon_checkpoints.meta import CheckpointRecord
+from neon_checkpoints.meta.records import CheckpointRecord
 from neon_checkpoints.meta.workloads import Revision
 from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.crash import crash_point

@@ -8,7 +8,6 @@ name (in --namespace), or a meta id (`42` or `#42`, as the timeline shows them).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from neon_checkpoints.cli import neon_key
+from neon_checkpoints.cli import event_loop, neon_key
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import schemas
 from neon_checkpoints.meta.records import CheckpointRow
@@ -129,7 +128,7 @@ def _load(args: argparse.Namespace, refs: list[str]) -> list[Resolved]:
     if not dsn:
         raise CliError("no meta database: pass --meta-database-url or set META_DATABASE_URL")
     try:
-        return asyncio.run(_read(dsn, refs, args.namespace))
+        return event_loop.run(_read(dsn, refs, args.namespace))
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         password = urlsplit(dsn).password

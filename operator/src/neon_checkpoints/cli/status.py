@@ -4,7 +4,6 @@ Stalled (Kubernetes), and the operator's request budget."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ import psycopg
 
 from neon_api.budget import BudgetLimits
 from neon_checkpoints import names
+from neon_checkpoints.cli import event_loop
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: no meta database: pass --meta-database-url or set META_DATABASE_URL", file=sys.stderr)
         return 2
     try:
-        checkpoints, restores = asyncio.run(_meta(dsn))
+        checkpoints, restores = event_loop.run(_meta(dsn))
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         password = urlsplit(dsn).password
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     stalled: list[StalledResource] = []
     if not args.no_kube:
         try:
-            stalled = asyncio.run(_stalled({r.uid: r.project_id for r in restores}))
+            stalled = event_loop.run(_stalled({r.uid: r.project_id for r in restores}))
         except Exception as exc:  # no cluster, or no access: the rest is still worth printing
             print(
                 f"warning: Stalled resources not shown: Kubernetes unreachable ({type(exc).__name__})",

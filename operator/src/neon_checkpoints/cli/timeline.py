@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from typing import Any
@@ -13,6 +12,7 @@ import psycopg
 
 from neon_api import NeonClient
 from neon_api.errors import NeonError
+from neon_checkpoints.cli import event_loop
 from neon_checkpoints.core.secrets import redact_dsn
 from neon_checkpoints.meta import queries
 from neon_checkpoints.meta.records import CheckpointRow, RestoreRow
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: no meta database: pass --meta-database-url or set META_DATABASE_URL", file=sys.stderr)
         return 2
     try:
-        checkpoints, restores = asyncio.run(_read(dsn, args.project_id, args.branch))
+        checkpoints, restores = event_loop.run(_read(dsn, args.project_id, args.branch))
     except psycopg.Error as exc:
         # psycopg's message names host, port and user; strip anything that could be the password anyway.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,6 +1,4 @@
-"""The meta database: the timeline of checkpoints and restores, kept outside any snapshotted branch."""
+"""The meta database: the timeline of checkpoints and restores, kept outside any snapshotted branch.
 
-from neon_checkpoints.meta.records import CheckpointRecord, CheckpointRow, RestoreRecord, RestoreRow
-from neon_checkpoints.meta.store import MetaStore
-
-__all__ = ["CheckpointRecord", "CheckpointRow", "MetaStore", "RestoreRecord", "RestoreRow"]
+Nothing is imported here, so that a reader of one module (the CLI's `diff` reads `meta.schemas`) does not
+load the store and its connection pool: import `meta.store.MetaStore` and `meta.records` by their names."""

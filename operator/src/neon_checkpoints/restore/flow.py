@@ -24,7 +24,7 @@ from neon_checkpoints.core.errors import InvalidSpec
 from neon_checkpoints.core.tenancy import ProjectNotAllowed
 from neon_checkpoints.core.times import precise_time, utcnow
 from neon_checkpoints.core.verdicts import Verdict, is_stalled
-from neon_checkpoints.meta import CheckpointRow, RestoreRecord, RestoreRow
+from neon_checkpoints.meta.records import CheckpointRow, RestoreRecord, RestoreRow
 from neon_checkpoints.names import (
     API_VERSION,
     CHECKPOINT_RESTORES,

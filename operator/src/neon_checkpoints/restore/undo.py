@@ -16,7 +16,7 @@ from neon_api.models import Operation
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
 from neon_checkpoints.core.times import precise_time, utcnow
 from neon_checkpoints.core.verdicts import Verdict
-from neon_checkpoints.meta import RestoreRecord, RestoreRow
+from neon_checkpoints.meta.records import RestoreRecord, RestoreRow
 from neon_checkpoints.names import CHECKPOINT_RESTORES, undo_preserve_name
 from neon_checkpoints.restore.code import CodeRollback
 from neon_checkpoints.restore.flow import CHECKPOINT_POLL, RestoreFlow

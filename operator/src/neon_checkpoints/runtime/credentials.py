@@ -19,7 +19,8 @@ from neon_api import AsyncNeonClient, NullObserver, Observer, RetryPolicy
 from neon_api.budget import KeyShares
 from neon_checkpoints.core.secrets import SecretRef, secret_ref
 from neon_checkpoints.core.tenancy import NamespacePolicy, ProjectNotAllowed, TenancyMode, refusal
-from neon_checkpoints.meta import CheckpointRow, MetaStore
+from neon_checkpoints.meta.records import CheckpointRow
+from neon_checkpoints.meta.store import MetaStore
 from neon_checkpoints.names import CHECKPOINTS
 from neon_checkpoints.runtime.kube import Kube
 from neon_checkpoints.settings import Settings

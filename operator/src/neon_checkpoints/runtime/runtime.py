@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from neon_api import AsyncNeonClient, OperationPace
 from neon_api.budget import BudgetLimits, KeyShares
-from neon_checkpoints.meta import MetaStore
+from neon_checkpoints.meta.store import MetaStore
 from neon_checkpoints.runtime.branch_ids import BranchIds
 from neon_checkpoints.runtime.credentials import Credentials, neon_client
 from neon_checkpoints.runtime.database_names import DatabaseNames

@@ -14,8 +14,8 @@ from typing import Any
 from neon_api import AsyncNeonClient, errors
 from neon_api.models import Operation
 from neon_checkpoints.core.times import utcnow
-from neon_checkpoints.meta import MetaStore
 from neon_checkpoints.meta.records import UnsettledRestore
+from neon_checkpoints.meta.store import MetaStore
 from neon_checkpoints.settle.plan import (
     RestoreTookEffect,
     SnapshotTaken,
