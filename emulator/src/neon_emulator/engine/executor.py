@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, TypeVar, assert_never
 
 import psycopg
 
@@ -43,6 +44,9 @@ from .tls import LocalCA
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+READ_THREADS = 2  # scratch servers and directory walks at once, beside the operations' jobs
+
 
 class Executor:
     def __init__(
@@ -69,6 +73,9 @@ class Executor:
         self._busy_threads: set[asyncio.Future[Any]] = set()
         self._captures: dict[str, asyncio.Future[None]] = {}  # snapshot storage name -> its copy, running
         self._background: set[asyncio.Future[None]] = set()
+        # Reads no operation waits for (a snapshot's schema on a scratch server, its sizes) get threads of
+        # their own: on asyncio's shared pool a burst of them made every snapshot's job queue behind them.
+        self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="emulator-read")
         self._closing = False
 
     # ---- scheduling ----------------------------------------------------------------------------------------
@@ -154,7 +161,7 @@ class Executor:
 
         async def measure() -> None:
             try:
-                sizes = await self._in_thread(self.storage.sizes, job.storage, job.base)
+                sizes = await self.read(self.storage.sizes, job.storage, job.base)
             except (StorageError, OSError) as exc:  # e.g. deleted meanwhile: it stays unmeasured
                 log.info("snapshot %s not measured: %s", snapshot_id, exc)
                 return
@@ -164,6 +171,10 @@ class Executor:
         task = asyncio.ensure_future(measure())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on the read threads: work that answers a request but is no operation's job."""
+        return await asyncio.get_running_loop().run_in_executor(self._reads, fn, *args)
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
@@ -283,6 +294,7 @@ class Executor:
                 await asyncio.to_thread(self.servers.stop, endpoint_id)
             except StorageError as exc:
                 log.error("could not stop the server of %s: %s", endpoint_id, exc)
+        self._reads.shutdown(wait=False, cancel_futures=True)
 
     def running_endpoints(self) -> dict[str, int]:
         return self.servers.running()

@@ -34,6 +34,10 @@ _SOCKET_PATH_MAX = 107  # sizeof(sun_path) - 1 on Linux
 _POLL = 0.01
 
 
+# Run a background process at a lower CPU priority (coreutils' nice execs it: the pid is the process's).
+BACKGROUND_PREFIX = ["nice", "-n", "10"]
+
+
 class PostgresError(StorageError):
     """A server did not start or stop; the message names the data directory and the log to read."""
 
@@ -47,9 +51,11 @@ class PostgresProcess:
         socket_dir: Path,
         log_path: Path,
         tls: ServerFiles | None = None,  # TLS on the TCP port, and only TLS (tls.py)
+        background: bool = False,  # a throwaway reader: lower CPU priority, no fsync, no autovacuum
     ) -> None:
         self.data_dir = data_dir
         self.tls = tls
+        self.background = background
         self.port = port
         self.socket_dir = socket_dir
         self.log_path = log_path
@@ -88,7 +94,10 @@ class PostgresProcess:
         # The socket trusts cloud_admin: only the server's user (and root) may reach it.
         self.socket_dir.chmod(0o700)
         user.make_reachable(self.data_dir)
-        argv = [
+        # A background server stands in for work Neon does on its own machines: it yields the CPU to the
+        # branches' servers and to the clients under test, and writes nothing it must keep.
+        argv = [*BACKGROUND_PREFIX] if self.background else []
+        argv += [
             str(pg_bin_dir() / "postgres"),
             "-D",
             str(self.data_dir),
@@ -99,6 +108,8 @@ class PostgresProcess:
             "-c",
             "listen_addresses=127.0.0.1",
         ]
+        if self.background:
+            argv += ["-c", "fsync=off", "-c", "autovacuum=off", "-c", "full_page_writes=off"]
         if self.tls is not None:
             argv += [
                 "-c",
@@ -136,7 +147,8 @@ class PostgresProcess:
             raise
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT: roll back sessions, checkpoint, exit); a no-op when not running."""
+        """Fast shutdown (SIGINT: roll back sessions, checkpoint, exit), immediate (SIGQUIT: no checkpoint)
+        for a background server, whose files are thrown away; a no-op when not running."""
         deadline = time.monotonic() + timeout
         if self._proc is not None and self._proc.poll() is None:
             self._stop_pid(self._proc.pid, deadline)
@@ -187,9 +199,9 @@ class PostgresProcess:
 
     def _stop_pid(self, pid: int, deadline: float) -> None:
         """SIGINT (fast shutdown), then SIGQUIT (immediate) if the deadline passes, until the pid is gone."""
-        sent_quit = False
+        sent_quit = self.background
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signal.SIGQUIT if self.background else signal.SIGINT)
         while self._alive(pid):
             if time.monotonic() > deadline:
                 if sent_quit:

@@ -21,7 +21,7 @@ from neon_emulator.storage.cluster import SUPERUSER
 from neon_emulator.storage.server_user import pg_bin_dir
 
 from .ports import free_port
-from .postgres import PostgresProcess
+from .postgres import BACKGROUND_PREFIX, PostgresProcess
 from .servers import Servers
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,8 @@ def read_structure(process: PostgresProcess, database: str) -> dict[str, Any]:
 
 
 def dump_sql(process: PostgresProcess, database: str) -> str:
-    argv = [
+    argv = [*BACKGROUND_PREFIX] if process.background else []
+    argv += [
         str(pg_bin_dir() / "pg_dump"),
         "--schema-only",
         "--host",
@@ -209,6 +210,7 @@ class SchemaReader:
             free_port(),
             socket_dir=self.servers.socket_dir,
             log_path=self.servers.logs / f"{scratch}.log",
+            background=True,
         )
         try:
             process.start()

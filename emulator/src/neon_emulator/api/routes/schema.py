@@ -9,8 +9,8 @@ in model/schema_points.py.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
+import functools
 
 from aiohttp import web
 
@@ -63,8 +63,8 @@ class Schemas(Resource):
         point = schema_point(self.model, project_id, branch_id, lsn=lsn, timestamp=timestamp)
         check_database(point, database)
         try:
-            return await asyncio.to_thread(
-                self.reader.read, point.storage, database, immutable=point.immutable
+            return await self.executor.read(
+                functools.partial(self.reader.read, point.storage, database, immutable=point.immutable)
             )
         except MissingDatabase:
             raise not_found("database", database) from None
