@@ -106,3 +106,55 @@ async def test_writes_racing_each_other_all_land(kube: Kube, namespace: str) -> 
         assert body is not None
         held = {c["type"]: c["reason"] for c in body["status"]["conditions"]}
         assert all(held.get(t) == reason for t in types), held
+
+
+@pytest.fixture
+async def other_kube(kube_cluster: KubeControlPlane) -> AsyncIterator[Kube]:
+    """A second process's client: it shares nothing with `kube`, so its writes are news to it."""
+    configuration = client.Configuration()
+    await config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kube_cluster.kubeconfig), client_configuration=configuration
+    )
+    made = Kube(client.ApiClient(configuration))
+    yield made
+    await made.close()
+
+
+async def test_a_write_from_elsewhere_is_kept_by_the_next_write_here(
+    kube: Kube, other_kube: Kube, namespace: str
+) -> None:
+    await kube.patch_status(CHECKPOINTS, namespace, "v1", {"conditions": [condition("Ready", "Elsewhere1")]})
+    # Another process writes its own type: `kube`'s remembered version is now stale.
+    await other_kube.patch_status(
+        CHECKPOINTS, namespace, "v1", {"conditions": [condition("Probe9", "FromElsewhere")]}
+    )
+    await kube.patch_status(CHECKPOINTS, namespace, "v1", {"conditions": [condition("Ready", "Elsewhere2")]})
+    body = await kube.get(CHECKPOINTS, namespace, "v1")
+    assert body is not None
+    held = {c["type"]: c["reason"] for c in body["status"]["conditions"]}
+    assert held["Ready"] == "Elsewhere2" and held["Probe9"] == "FromElsewhere", held
+
+
+async def test_a_write_after_this_process_wrote_reads_nothing(
+    kube: Kube, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version this process's write left is the one the next write merges into: one request each."""
+    await kube.patch_status(CHECKPOINTS, namespace, "v1", {"conditions": [condition("Ready", "First")]})
+    reads: list[str] = []
+    real_get = kube.get
+
+    async def counted(plural: str, ns: str, name: str) -> dict[str, Any] | None:
+        reads.append(name)
+        return await real_get(plural, ns, name)
+
+    monkeypatch.setattr(kube, "get", counted)
+    for reason in ("Second", "Third"):
+        await kube.patch_status(CHECKPOINTS, namespace, "v1", {"conditions": [condition("Ready", reason)]})
+    await kube.patch_status(CHECKPOINTS, namespace, "v1", {"phase": "Ready"})
+    await kube.patch_status(CHECKPOINTS, namespace, "v1", {"conditions": [condition("Probe8", "After")]})
+    assert reads == []
+    monkeypatch.undo()
+    body = await kube.get(CHECKPOINTS, namespace, "v1")
+    assert body is not None
+    held = {c["type"]: c["reason"] for c in body["status"]["conditions"]}
+    assert held["Ready"] == "Third" and held["Probe8"] == "After" and body["status"]["phase"] == "Ready"

@@ -13,6 +13,7 @@ import base64
 import builtins
 import json
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -34,6 +35,8 @@ POOL_SIZE = 6
 # Status writes that lose the resourceVersion race this many times in a row give up as a 409 (retried by
 # the caller's classification); two writers per resource make more than one a rarity.
 CONFLICT_RETRIES = 5
+# Resources whose last status write is remembered (resourceVersion and conditions), least recent out first.
+STATUS_SEEN = 2048
 
 
 class KubeError(Exception):
@@ -72,6 +75,12 @@ async def _call(action: str, call: Awaitable[T]) -> T:
         raise KubeError(action, None) from None
 
 
+def _status_view(resource: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A resource's resourceVersion and status conditions."""
+    conditions = (resource.get("status") or {}).get("conditions") or []
+    return resource["metadata"]["resourceVersion"], list(conditions)
+
+
 class Kube:
     """Every call is the REST request itself, JSON in and out, through the client's `ApiClient` (its
     configuration, auth and connection pool). Not its generated `CoreV1Api`/`AppsV1Api`: importing those
@@ -80,6 +89,9 @@ class Kube:
 
     def __init__(self, api_client: client.ApiClient) -> None:
         self._api_client = api_client
+        # What this process's own status write left on each resource: the next write merges into that
+        # with its resourceVersion, one request instead of a read and a write (a 409 reads afresh).
+        self._status_seen: OrderedDict[tuple[str, str, str], tuple[str, list[dict[str, Any]]]] = OrderedDict()
 
     @classmethod
     async def from_environment(cls) -> Kube:
@@ -184,28 +196,50 @@ class Kube:
         self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
     ) -> builtins.list[dict[str, Any]]:
         """Merge `status` in; its `conditions` are merged by type into the server's (core/conditions.py),
-        guarded by the resourceVersion read (a 409 reads again). The conditions as written are returned."""
+        guarded by the resourceVersion they were read at: the version this process's last write of the
+        resource left, else a read (a 409 reads again). The conditions as written are returned."""
         action = f"patch status of {plural} {namespace}/{name}"
+        key = (plural, namespace, name)
         if "conditions" not in status:
-            await _call(action, self._patch_status(plural, namespace, name, {"status": dict(status)}))
+            self._remember(key, await self._send_status(action, key, {"status": dict(status)}))
             return []
+        seen = self._status_seen.get(key)
         for _ in range(CONFLICT_RETRIES):
-            current = await self.get(plural, namespace, name)
-            if current is None:
-                raise NotFound(action, 404)
-            conditions = merge_conditions(
-                (current.get("status") or {}).get("conditions") or [], status["conditions"]
-            )
+            if seen is None:
+                current = await self.get(plural, namespace, name)
+                if current is None:
+                    raise NotFound(action, 404)
+                seen = _status_view(current)
+            resource_version, server_conditions = seen
+            conditions = merge_conditions(server_conditions, status["conditions"])
             patch = {
-                "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+                "metadata": {"resourceVersion": resource_version},
                 "status": {**status, "conditions": conditions},
             }
             try:
-                await _call(action, self._patch_status(plural, namespace, name, patch))
-            except AlreadyExists:  # 409: another writer came between the read and the patch
+                written = await self._send_status(action, key, patch)
+            except AlreadyExists:  # 409: another writer came after the version merged into
+                seen = None
                 continue
+            self._remember(key, written)
             return conditions
         raise KubeError(action, 409)
+
+    async def _send_status(self, action: str, key: tuple[str, str, str], patch: dict[str, Any]) -> Any:
+        try:
+            return await _call(action, self._patch_status(*key, patch))
+        except (NotFound, AlreadyExists):
+            self._status_seen.pop(key, None)
+            raise
+
+    def _remember(self, key: tuple[str, str, str], written: Any) -> None:
+        if not isinstance(written, dict) or not (written.get("metadata") or {}).get("resourceVersion"):
+            self._status_seen.pop(key, None)
+            return
+        self._status_seen[key] = _status_view(written)
+        self._status_seen.move_to_end(key)
+        while len(self._status_seen) > STATUS_SEEN:
+            self._status_seen.popitem(last=False)
 
     def _patch_status(self, plural: str, namespace: str, name: str, patch: dict[str, Any]) -> Awaitable[Any]:
         return self._request(
