@@ -1,7 +1,7 @@
 """`diff --data`'s buckets on real Postgres branches of the emulator: an integer key is bucketed by key range
 (changes in its first and last bucket, at a bucket's edges, negative keys, a key range that grows on one
 side, min == max, an empty side), other keys and keyless tables by their key's hash; every count and example
-exact, also for values swapped between columns."""
+exact, also for values swapped between columns, and with buckets split finer before their rows are read."""
 
 from __future__ import annotations
 
@@ -126,6 +126,7 @@ def _changes(found: TableData) -> dict[str, Any]:
         "counts": (body["rows_a"], body["rows_b"], body["same"]),
         "changes": (body["added"], body["removed"], body["changed"]),
         "buckets": (body["buckets"]["by"], body["buckets"]["differing"]),
+        "read again": body["buckets"]["rows_read_again"],
         "rows": rows,
     }
 
@@ -145,7 +146,15 @@ async def test_integer_keys_by_range_other_keys_by_hash_all_exact(project: Proje
     row_b, schemas_b = await project.checkpoint("b")
     with NeonClient(project.emulator.url, project.emulator.api_key) as neon:
         found = await asyncio.to_thread(compare_data, neon, row_a, row_b, schemas_a, schemas_b, rows=20)
+        # Differing buckets split until each holds one key (7 -> 1 wide): the same answer, fewer rows read.
+        finer = await asyncio.to_thread(
+            compare_data, neon, row_a, row_b, schemas_a, schemas_b, rows=20, refine_above=0
+        )
     tables = {t.table: _changes(t) for t in found}
+    split = {t.table: _changes(t) for t in finer}
+    # Both sides' rows in buckets 0, 1, 3, 28,571 (-6..0) and the last: 8 + 9; then the changed keys': 5 + 6.
+    assert (tables["ranged"].pop("read again"), split["ranged"].pop("read again")) == (17, 11)
+    assert split == tables
 
     assert tables["ranged"] == {
         "counts": (100_001, 100_002, False),
@@ -156,30 +165,35 @@ async def test_integer_keys_by_range_other_keys_by_hash_all_exact(project: Proje
                          ("removed", -200_000, None)]),
     }  # fmt: skip
     assert tables["small"] == {
+        "read again": 4,
         "counts": (61, 59, False),
         "changes": (0, 2, 1),
         "buckets": ("key range", 3),  # 61 keys: one bucket each
         "rows": _sorted([("changed", -1, -1), ("removed", -30, None), ("removed", 30, None)]),
     }
     assert tables["single"] == {
+        "read again": 2,
         "counts": (1, 1, False),
         "changes": (0, 0, 1),
         "buckets": ("key range", 1),
         "rows": [("changed", 42, 42)],
     }
     assert tables["emptied"] == {
+        "read again": 5,
         "counts": (5, 0, False),
         "changes": (0, 5, 0),
         "buckets": ("key range", 5),
         "rows": [("removed", k, None) for k in range(1, 6)],
     }
     assert tables["filled"] == {
+        "read again": 2,
         "counts": (0, 2, False),
         "changes": (2, 0, 0),
         "buckets": ("key range", 2),
         "rows": _sorted([("added", None, -1), ("added", None, 7)]),
     }
     assert tables["unchanged"] == {
+        "read again": 0,
         "counts": (1000, 1000, True),
         "changes": (0, 0, 0),
         "buckets": ("key range", 0),

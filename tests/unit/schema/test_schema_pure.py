@@ -21,6 +21,7 @@ from neon_checkpoints.schema.plan import (
 from neon_checkpoints.schema.rows import (
     KeyRange,
     RowHash,
+    clip,
     compared_columns,
     data_branch_name,
     integer_key,
@@ -224,6 +225,19 @@ def test_key_range_spans_join_adjacent_buckets_and_stop_at_the_top() -> None:
     ranges = KeyRange(lo=-5, hi=20, width=4)  # buckets: -5..-2, -1..2, 3..6, 7..10, 11..14, 15..18, 19..20
     assert ranges.spans([0, 1, 3, 6]) == [(-5, 2), (7, 10), (19, 20)]
     assert ranges.spans([]) == []
+
+
+def test_finer_buckets_and_their_spans_clipped_to_the_coarse_ones() -> None:
+    coarse = KeyRange(lo=0, hi=10_000, width=200)
+    assert coarse.finer() == KeyRange(0, 10_000, 25)
+    assert coarse.finer().finer() == KeyRange(0, 10_000, 4)  # 25 / 8, rounded up
+    assert coarse.finer().finer().finer() == KeyRange(0, 10_000, 1)
+    fine = KeyRange(0, 10_000, 4)
+    within = coarse.spans([0, 2])  # (0, 199), (400, 599)
+    # Bucket 49 (196..199) ends inside the first span, bucket 99 (396..399) just before the second.
+    assert clip(fine.spans([49, 99, 100, 149, 150]), within) == [(196, 199), (400, 403), (596, 599)]
+    assert clip([(0, 10)], [(3, 4), (6, 20)]) == [(3, 4), (6, 10)]
+    assert clip([(0, 10)], []) == []
 
 
 def test_integer_key_only_for_one_integer_column_on_both_sides() -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -28,9 +28,11 @@ from neon_checkpoints.meta.records import CheckpointRow
 from neon_checkpoints.schema.diff import CapturedSchema
 from neon_checkpoints.schema.rows import (
     BUCKETS,
+    REFINE_ABOVE,
     KeyRange,
     RowHash,
     RowMerge,
+    clip,
     compared_columns,
     data_branch_name,
     integer_key,
@@ -42,6 +44,7 @@ from neon_checkpoints.schema.rows import (
 from neon_checkpoints.schema.structure import Table
 
 _FETCH = 5000
+_T = TypeVar("_T")
 _OPERATION_TIMEOUT = 600.0
 
 
@@ -65,6 +68,7 @@ class TableData:
     examples: tuple[RowExample, ...] = ()
     buckets_by: Literal["key range", "key hash"] | None = None  # None when on one side only
     buckets_differing: int = 0
+    rows_read_again: int = 0  # both sides' rows of the (finest) buckets that differ, sent and merged
     seconds: tuple[tuple[str, float], ...] = ()  # where the time went: buckets, rows, examples
 
 
@@ -233,25 +237,43 @@ def _key_bounds(conn: psycopg.Connection[Any], table: Table, column: str) -> tup
     return (found[0], found[1]) if found else (None, None)
 
 
-def _buckets(conn: psycopg.Connection[Any], table: Table, plan: _Plan) -> dict[int, tuple[int, int, int]]:
-    """Per bucket: the row count and the sums of the rows' two content hashes (order-independent; a bigint
-    sum is exact, numeric, and accumulates in 128 bits). OFFSET 0 keeps each text computed once."""
+def _in_spans(table: Table, column: str) -> sql.Composable:
+    """The table's rows within the key ranges of parameters 1 and 2 (index range scans)."""
+    return sql.SQL(
+        "unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) JOIN {} AS _r ON _r.{c} BETWEEN r.lo AND r.hi"
+    ).format(_ident(table), c=sql.Identifier(column))
+
+
+def _params(spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    return [s[0] for s in spans], [s[1] for s in spans]
+
+
+def _buckets(
+    conn: psycopg.Connection[Any], table: Table, plan: _Plan, spans: list[tuple[int, int]] | None = None
+) -> dict[int, tuple[int, int, int]]:
+    """Per bucket (of the whole table, or of its key `spans`): the row count and the sums of the rows' two
+    content hashes (order-independent; a bigint sum is exact, numeric, and accumulates in 128 bits).
+    OFFSET 0 keeps each text computed once."""
     texts = _texts(plan.columns)
+    rows: sql.Composable = sql.SQL("{} AS _r").format(_ident(table))
     if plan.ranges is not None and plan.column is not None:
         bucket: sql.Composable = sql.SQL("(k - {}::bigint) / {}::bigint").format(
             sql.Literal(plan.ranges.lo), sql.Literal(plan.ranges.width)
         )
         source = _select(sql.SQL("_r.{} AS k").format(sql.Identifier(plan.column)), texts)
+        if spans is not None:
+            rows = _in_spans(table, plan.column)
     else:
         bucket, source = _key_hash(plan), _select(texts)
     query = sql.SQL(
         "SELECT b, count(*), sum(h0)::text, sum(h1)::text FROM (SELECT {} AS b, {}"
-        " FROM (SELECT {} FROM {} AS _r OFFSET 0) AS s) AS s2 GROUP BY 1"
-    ).format(bucket, _content(plan.columns), source, _ident(table))
+        " FROM (SELECT {} FROM {} OFFSET 0) AS s) AS s2 GROUP BY 1"
+    ).format(bucket, _content(plan.columns), source, rows)
     with conn.transaction():
         for setting in _BUCKET_SETTINGS:
             conn.execute(setting)
-        return {int(b): (int(n), int(h0), int(h1)) for b, n, h0, h1 in conn.execute(query)}
+        found = conn.execute(query, _params(spans) if spans is not None else None)
+        return {int(b): (int(n), int(h0), int(h1)) for b, n, h0, h1 in found}
 
 
 def _count(conn: psycopg.Connection[Any], table: Table) -> int:
@@ -260,24 +282,19 @@ def _count(conn: psycopg.Connection[Any], table: Table) -> int:
 
 
 def _hashes(
-    conn: psycopg.Connection[Any], table: Table, plan: _Plan, buckets: list[int]
+    conn: psycopg.Connection[Any], table: Table, plan: _Plan, buckets: list[int], spans: list[tuple[int, int]]
 ) -> Iterator[RowHash[Any]]:
-    """The row hashes of `buckets`, sorted by key; the first batch is fetched at once (the sort). Integer key
-    ranges are read by index range scans; hash buckets by a scan that hashes each row's key columns, the
-    md5 of the key (its identity in the merge) only for the rows of those buckets."""
+    """The row hashes of hash `buckets` or key `spans`, sorted by key; the first batch is fetched at once
+    (the sort). Key ranges are read by index range scans; hash buckets by a scan that hashes each row's key
+    columns, the md5 of the key (its identity in the merge) only for the rows of those buckets."""
     texts, at = _texts(plan.columns), sql.SQL("_r.ctid::text AS at")
     if plan.ranges is not None and plan.column is not None:
-        spans = plan.ranges.spans(buckets)
-        query = sql.SQL(
-            "SELECT k, {}, at FROM (SELECT {} FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi)"
-            " JOIN {} AS _r ON _r.{} BETWEEN r.lo AND r.hi OFFSET 0) AS s ORDER BY k"
-        ).format(
+        query = sql.SQL("SELECT k, {}, at FROM (SELECT {} FROM {} OFFSET 0) AS s ORDER BY k").format(
             _content(plan.columns),
             _select(sql.SQL("_r.{} AS k").format(sql.Identifier(plan.column)), texts, at),
-            _ident(table),
-            sql.Identifier(plan.column),
+            _in_spans(table, plan.column),
         )
-        params: tuple[Any, ...] = ([s[0] for s in spans], [s[1] for s in spans])
+        params: tuple[Any, ...] = _params(spans)
     else:
         positions = [plan.columns.index(c) for c in plan.key] if plan.key else range(len(plan.columns))
         key = sql.SQL(", ").join(sql.Identifier(f"t{i}") for i in positions)
@@ -326,21 +343,34 @@ def _plan(
     return _Plan(key, columns, column, key_range((side_a.result(), side_b.result())))
 
 
+def _both(
+    both: ThreadPoolExecutor, call: Callable[..., _T], a: tuple[Any, ...], b: tuple[Any, ...]
+) -> tuple[_T, _T]:
+    side_a, side_b = both.submit(call, *a), both.submit(call, *b)
+    return side_a.result(), side_b.result()
+
+
+def _differing(a: dict[int, tuple[int, int, int]], b: dict[int, tuple[int, int, int]]) -> list[int]:
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def _rows_in(buckets: list[int], *sides: dict[int, tuple[int, int, int]]) -> int:
+    return sum(side[n][0] for side in sides for n in buckets if n in side)
+
+
 def _compare_table(
     database: str,
-    ta: Table,
-    tb: Table,
-    ca: psycopg.Connection[Any],
-    cb: psycopg.Connection[Any],
+    sides: tuple[tuple[Table, psycopg.Connection[Any]], tuple[Table, psycopg.Connection[Any]]],
     rows: int,
+    refine_above: int,
     both: ThreadPoolExecutor,
 ) -> TableData:
+    (ta, ca), (tb, cb) = sides
     started = time.perf_counter()
     plan = _plan(ta, tb, ca, cb, both)
-    side_a, side_b = both.submit(_buckets, ca, ta, plan), both.submit(_buckets, cb, tb, plan)
-    buckets_a, buckets_b = side_a.result(), side_b.result()
+    buckets_a, buckets_b = _both(both, _buckets, (ca, ta, plan), (cb, tb, plan))
     count_a, count_b = sum(v[0] for v in buckets_a.values()), sum(v[0] for v in buckets_b.values())
-    differing = sorted(k for k in set(buckets_a) | set(buckets_b) if buckets_a.get(k) != buckets_b.get(k))
+    differing = _differing(buckets_a, buckets_b)
     seconds = [("buckets", time.perf_counter() - started)]
     by: Literal["key range", "key hash"] = "key hash" if plan.ranges is None else "key range"
     found = TableData(
@@ -349,8 +379,21 @@ def _compare_table(
     if not differing:
         return dataclasses.replace(found, seconds=tuple(seconds))
     started = time.perf_counter()
-    rows_a = both.submit(_primed, _hashes(ca, ta, plan, differing))
-    rows_b = both.submit(_primed, _hashes(cb, tb, plan, differing))
+    top, spans, fine = len(differing), [], plan
+    reread = _rows_in(differing, buckets_a, buckets_b)
+    if plan.ranges is not None:
+        spans = plan.ranges.spans(differing)
+        while reread > refine_above and fine.ranges is not None and fine.ranges.width > 1:
+            fine = dataclasses.replace(fine, ranges=fine.ranges.finer())
+            buckets_a, buckets_b = _both(both, _buckets, (ca, ta, fine, spans), (cb, tb, fine, spans))
+            differing = _differing(buckets_a, buckets_b)
+            assert fine.ranges is not None
+            spans = clip(fine.ranges.spans(differing), spans)
+            reread = _rows_in(differing, buckets_a, buckets_b)
+        seconds.append(("finer buckets", time.perf_counter() - started))
+        started = time.perf_counter()
+    rows_a = both.submit(_primed, _hashes(ca, ta, plan, differing, spans))
+    rows_b = both.submit(_primed, _hashes(cb, tb, plan, differing, spans))
     merge = merge_rows(rows_a.result(), rows_b.result(), keyed=bool(plan.key), limit=rows)
     seconds.append(("rows", time.perf_counter() - started))
     started = time.perf_counter()
@@ -361,7 +404,12 @@ def _compare_table(
     )
     seconds.append(("examples", time.perf_counter() - started))
     return dataclasses.replace(
-        found, merge=merge, examples=examples, seconds=tuple(seconds), buckets_differing=len(differing)
+        found,
+        merge=merge,
+        examples=examples,
+        seconds=tuple(seconds),
+        buckets_differing=top,
+        rows_read_again=reread,
     )
 
 
@@ -374,11 +422,13 @@ def compare_data(
     *,
     rows: int = 0,
     progress: Callable[[str], None] | None = None,
+    refine_above: int = REFINE_ABOVE,
 ) -> list[TableData]:
     """Every table of every captured database, A against B (both checkpoints of one project).
 
-    `progress` hears each step before it starts; raising from it (say Terminated) stops the diff there, and
-    the branches made so far are deleted all the same."""
+    Differing key-range buckets with more than `refine_above` rows are split finer before their rows are
+    read. `progress` hears each step before it starts; raising from it (say Terminated) stops the diff
+    there, and the branches made so far are deleted all the same."""
     step = progress or (lambda _: None)
     project = b.project_id
     step("deleting branches left by diffs that were killed")
@@ -400,6 +450,7 @@ def compare_data(
                     opened_a.uris.get(database),
                     opened_b.uris.get(database),
                     rows,
+                    refine_above,
                 )
     finally:
         with contextlib.suppress(Exception):  # a progress that raises must not keep the branches
@@ -425,6 +476,7 @@ def _compare_database(
     uri_a: str | None,
     uri_b: str | None,
     rows: int,
+    refine_above: int = REFINE_ABOVE,
 ) -> list[TableData]:
     tables_a = {t.qualified: t for t in sa.structure.tables} if sa else {}
     tables_b = {t.qualified: t for t in sb.structure.tables} if sb else {}
@@ -436,7 +488,7 @@ def _compare_database(
         for name in sorted(set(tables_a) | set(tables_b)):
             ta, tb = tables_a.get(name), tables_b.get(name)
             if ta is not None and tb is not None and ca is not None and cb is not None:
-                out.append(_compare_table(database, ta, tb, ca, cb, rows, both))
+                out.append(_compare_table(database, ((ta, ca), (tb, cb)), rows, refine_above, both))
             else:
                 out.append(
                     TableData(
@@ -463,7 +515,11 @@ def table_data_json(found: TableData) -> dict[str, Any]:
         "added": merge.added if merge else (0 if found.same else None),
         "removed": merge.removed if merge else (0 if found.same else None),
         "changed": merge.changed if merge else (0 if found.same else None),
-        "buckets": {"by": found.buckets_by, "differing": found.buckets_differing},
+        "buckets": {
+            "by": found.buckets_by,
+            "differing": found.buckets_differing,
+            "rows_read_again": found.rows_read_again,
+        },
         "seconds": {phase: round(took, 3) for phase, took in found.seconds},
         "rows": [
             json.loads(json.dumps({"change": e.change, "before": e.before, "after": e.after}, default=str))

@@ -56,6 +56,10 @@ def row_key(a: Table, b: Table, columns: tuple[str, ...]) -> tuple[str, ...]:
 INTEGER_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8"})
 # Buckets per table: one scan per side sums each; only the rows of the buckets that differ are read again.
 BUCKETS = 65536
+# Differing key-range buckets holding more rows than this (both sides) are split _SPLIT ways (again, while
+# they do) before their rows are read: a sum in SQL costs far less per row than sending and merging it.
+REFINE_ABOVE = 20_000
+_SPLIT = 8
 _BIGINT_MAX = 2**63 - 1
 
 
@@ -89,6 +93,22 @@ class KeyRange:
             else:
                 out.append((first, last))
         return out
+
+    def finer(self) -> KeyRange:
+        return KeyRange(self.lo, self.hi, -(-self.width // _SPLIT))
+
+
+def clip(spans: Sequence[tuple[int, int]], within: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of `spans` inside `within` (both sorted and disjoint)."""
+    out, j = [], 0
+    for first, last in spans:
+        while j < len(within) and within[j][1] < first:
+            j += 1
+        k = j
+        while k < len(within) and within[k][0] <= last:
+            out.append((max(first, within[k][0]), min(last, within[k][1])))
+            k += 1
+    return out
 
 
 def key_range(bounds: Iterable[tuple[int | None, int | None]], buckets: int = BUCKETS) -> KeyRange | None:
