@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -98,9 +100,13 @@ def _run_sql(uri: str, statements: list[str]) -> None:
 
 
 def _time_cli(args: list[str], env: dict[str, str]) -> float:
+    return _run_cli(args, env)[0]
+
+
+def _run_cli(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
-    subprocess.run([CLI, *args], env=env, check=True, capture_output=True, timeout=3600)
-    return time.perf_counter() - started
+    done = subprocess.run([CLI, *args], env=env, check=True, capture_output=True, text=True, timeout=3600)
+    return time.perf_counter() - started, done.stdout
 
 
 def _time_in_process(args: list[str]) -> float:
@@ -108,6 +114,23 @@ def _time_in_process(args: list[str]) -> float:
     with redirect_stdout(io.StringIO()):
         assert cli_main(args) == 0
     return time.perf_counter() - started
+
+
+def _phases(total: float, tables: list[dict[str, Any]]) -> str:
+    """Where diff --data's time went: per table phase (both sides at once), the rest is the process, the
+    meta reads and the branches (restores from the snapshots, connections, deletes)."""
+    seconds = {t["table"]: t.get("seconds") or {} for t in tables}
+    events = next((t for t in tables if t["table"] == "events"), {})
+    spent = sum(sum(phases.values()) for phases in seconds.values())
+    others = spent - sum(seconds.get("events", {}).values())
+    parts = ", ".join(f"{phase} {took:.2f} s" for phase, took in seconds.get("events", {}).items())
+    buckets = events.get("buckets") or {}
+    return (
+        f"phases of diff --data: events {parts} ({buckets.get('differing', 0):,} of its buckets by"
+        f" {buckets.get('by')} differ; {events.get('changed')} changed, {events.get('removed')} removed,"
+        f" {events.get('added')} added); other tables {others:.1f} s;"
+        f" the rest (process, branches made and deleted) {total - spent:.1f} s"
+    )
 
 
 def _pg_dump(uri: str) -> float:
@@ -176,10 +199,13 @@ async def _bench(bench: Bench, options: BenchOptions) -> None:
             "--data",
             "--rows",
             "10",
+            "-o",
+            "json",
             "--meta-database-url",
             meta_uri,
         ]
-        data_diff = _time_cli(data_args, env)
+        data_diff, data_out = _run_cli(data_args, env)
+        tables = json.loads(data_out)["data"]
         dumps, branches = [], []
         for side in ("big-a", "big-b"):
             snap = bench.neon.find_snapshot(data_project, side)
@@ -211,6 +237,7 @@ async def _bench(bench: Bench, options: BenchOptions) -> None:
         with_branches = sum(dumps) + sum(branches)
         print(f"ratio diff --data / (pg_dump of both sides): {data_diff / sum(dumps):.2f};"
               f" with their branches: {data_diff / with_branches:.2f}")  # fmt: skip
+        print(_phases(data_diff, tables))
         for project_id in (project, data_project):
             bench.neon.delete_project(project_id)
     finally:

@@ -19,10 +19,14 @@ from neon_checkpoints.schema.plan import (
     point_from_status,
 )
 from neon_checkpoints.schema.rows import (
+    KeyRange,
     RowHash,
+    clip,
     compared_columns,
     data_branch_name,
+    integer_key,
     is_leftover,
+    key_range,
     merge_rows,
     row_key,
 )
@@ -181,15 +185,71 @@ def test_digest_ignores_pg_dumps_random_restrict_key_only() -> None:
 
 
 def test_rows_merge_by_key_counts_everything_and_keeps_examples() -> None:
-    a = [RowHash("1", "x"), RowHash("2", "y"), RowHash("3", "z")]
-    b = [RowHash("1", "x"), RowHash("2", "CHANGED"), RowHash("4", "w")]
+    a = [RowHash(1, (1, 1), "(0,1)"), RowHash(2, (2, 2), "(0,2)"), RowHash(3, (3, 3), "(0,3)")]
+    b = [RowHash(1, (1, 1), "(5,1)"), RowHash(2, (9, 9), "(5,2)"), RowHash(4, (4, 4), "(5,3)")]
     merged = merge_rows(iter(a), iter(b), keyed=True, limit=2)
     assert (merged.added, merged.removed, merged.changed) == (1, 1, 1)
-    assert merged.examples == [("changed", "2"), ("removed", "3")]
+    assert merged.examples == [("changed", "(0,2)", "(5,2)"), ("removed", "(0,3)", None)]
     # Without a key the hash is the row: duplicates pair off as a multiset.
-    keyless = merge_rows(iter([RowHash("h", "h"), RowHash("h", "h")]), iter([RowHash("h", "h")]),
-                         keyed=False, limit=5)  # fmt: skip
+    h = RowHash("h", (0, 0))
+    keyless = merge_rows(iter([h, h]), iter([h]), keyed=False, limit=5)
     assert (keyless.added, keyless.removed, keyless.changed) == (0, 1, 0)
+
+
+def test_integer_keys_merge_in_numeric_order() -> None:
+    # As text "10" < "9": a merge on text keys would see every row of one side as removed and added again.
+    a = [RowHash(k, (k, k)) for k in (-10, -9, 9, 10)]
+    b = [RowHash(k, (k, k)) for k in (-10, -9, 9, 10, 11)]
+    merged = merge_rows(iter(a), iter(b), keyed=True, limit=5)
+    assert (merged.added, merged.removed, merged.changed) == (1, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        pytest.param([(1, 65536), (1, 65536)], KeyRange(1, 65536, 1), id="one-key-per-bucket"),
+        pytest.param([(1, 65537), (5, 10)], KeyRange(1, 65537, 2), id="width-rounds-up"),
+        pytest.param([(-100, 100), (None, None)], KeyRange(-100, 100, 1), id="negative-keys-empty-b"),
+        pytest.param([(7, 7), (7, 7)], KeyRange(7, 7, 1), id="min-equals-max"),
+        pytest.param([(None, None), (None, None)], None, id="both-sides-empty"),
+        pytest.param([(-(2**63), 0), (0, 2**63 - 1)], None, id="span-beyond-bigint"),
+        pytest.param([(-(2**63), 0), (0, 1)], None, id="span-just-beyond-bigint"),
+        pytest.param([(-(2**62), 0), (0, 2**62 - 1)], KeyRange(-(2**62), 2**62 - 1, 2**47), id="widest-span"),
+    ],
+)
+def test_key_range_buckets(bounds: list[tuple[int | None, int | None]], expected: KeyRange | None) -> None:
+    assert key_range(bounds) == expected
+
+
+def test_key_range_spans_join_adjacent_buckets_and_stop_at_the_top() -> None:
+    ranges = KeyRange(lo=-5, hi=20, width=4)  # buckets: -5..-2, -1..2, 3..6, 7..10, 11..14, 15..18, 19..20
+    assert ranges.spans([0, 1, 3, 6]) == [(-5, 2), (7, 10), (19, 20)]
+    assert ranges.spans([]) == []
+
+
+def test_finer_buckets_and_their_spans_clipped_to_the_coarse_ones() -> None:
+    coarse = KeyRange(lo=0, hi=10_000, width=200)
+    assert coarse.finer() == KeyRange(0, 10_000, 25)
+    assert coarse.finer().finer() == KeyRange(0, 10_000, 4)  # 25 / 8, rounded up
+    assert coarse.finer().finer().finer() == KeyRange(0, 10_000, 1)
+    fine = KeyRange(0, 10_000, 4)
+    within = coarse.spans([0, 2])  # (0, 199), (400, 599)
+    # Bucket 49 (196..199) ends inside the first span, bucket 99 (396..399) just before the second.
+    assert clip(fine.spans([49, 99, 100, 149, 150]), within) == [(196, 199), (400, 403), (596, 599)]
+    assert clip([(0, 10)], [(3, 4), (6, 20)]) == [(3, 4), (6, 10)]
+    assert clip([(0, 10)], []) == []
+
+
+def test_integer_key_only_for_one_integer_column_on_both_sides() -> None:
+    text_id = {"name": "id", "type": "text", "nullable": False}
+    big_id = {"name": "id", "type": "bigint", "nullable": False}
+    ints, bigs, texts = (
+        parse_structure({"tables": [_table("t", column, NAME)]}).tables[0] for column in (ID, big_id, text_id)
+    )
+    assert integer_key(ints, bigs, ("id",)) == "id"  # integer -> bigint still compares by number
+    assert integer_key(ints, texts, ("id",)) is None
+    assert integer_key(ints, ints, ("id", "name")) is None
+    assert integer_key(ints, ints, ()) is None
 
 
 def test_compared_columns_and_key() -> None:
