@@ -40,15 +40,19 @@ def until(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
         time.sleep(0.2)
 
 
+# Read in one script call: the page replaces the timeline as it polls, so an element found by one WebDriver
+# call can be gone by the next (a stale element reference, once, in a full run).
 def svg_nodes(driver: webdriver.Chrome, kind: str) -> list[str]:
-    return [
-        e.get_attribute("data-name") or ""
-        for e in driver.find_elements(By.CSS_SELECTOR, f"svg a.node.{kind}")
-    ]
+    names: list[str] = driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.getAttribute('data-name') || '')",
+        f"svg a.node.{kind}",
+    )
+    return names
 
 
 def production(driver: webdriver.Chrome) -> str:
-    return driver.find_element(By.ID, "production-at").text
+    text: str = driver.execute_script("return document.getElementById('production-at').innerText")
+    return text
 
 
 def no_horizontal_scroll(driver: webdriver.Chrome) -> bool:

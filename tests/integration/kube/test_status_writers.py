@@ -46,8 +46,7 @@ def condition(type: str, reason: str) -> dict[str, Any]:
     return made
 
 
-@pytest.fixture
-async def kube(kube_cluster: KubeControlPlane) -> AsyncIterator[Kube]:
+async def _client(kube_cluster: KubeControlPlane) -> AsyncIterator[Kube]:
     # The client reads $KUBECONFIG when first imported: name the file instead.
     configuration = client.Configuration()
     await config.load_kube_config(  # type: ignore[no-untyped-call]
@@ -56,6 +55,12 @@ async def kube(kube_cluster: KubeControlPlane) -> AsyncIterator[Kube]:
     made = Kube(client.ApiClient(configuration))
     yield made
     await made.close()
+
+
+@pytest.fixture
+async def kube(kube_cluster: KubeControlPlane) -> AsyncIterator[Kube]:
+    async for made in _client(kube_cluster):
+        yield made
 
 
 async def test_each_writer_keeps_the_others_condition(kube: Kube, namespace: str) -> None:
@@ -111,13 +116,8 @@ async def test_writes_racing_each_other_all_land(kube: Kube, namespace: str) -> 
 @pytest.fixture
 async def other_kube(kube_cluster: KubeControlPlane) -> AsyncIterator[Kube]:
     """A second process's client: it shares nothing with `kube`, so its writes are news to it."""
-    configuration = client.Configuration()
-    await config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=str(kube_cluster.kubeconfig), client_configuration=configuration
-    )
-    made = Kube(client.ApiClient(configuration))
-    yield made
-    await made.close()
+    async for made in _client(kube_cluster):
+        yield made
 
 
 async def test_a_write_from_elsewhere_is_kept_by_the_next_write_here(

@@ -82,7 +82,7 @@ class Stand:
         progress("comparing the tables of database neondb")
         if self.fail:
             raise self.fail
-        merge = RowMerge(added=1, examples=[("added", "k")])
+        merge = RowMerge(added=1, examples=[("added", None, "(0,1)")])
         added = RowExample("added", None, {"id": 4, "name": "<Barbara>"})
         return [TableData("neondb", "contacts", 3, 4, False, ("id", "name"), ("id",), merge, (added,))]
 
