@@ -48,13 +48,14 @@ spec:
         assert applied.returncode == 0, applied.stderr
         return self.h.get("checkpointschedule", args[0])
 
-    def owned(self, schedule: dict[str, Any]) -> list[dict[str, Any]]:
-        """The schedule's Checkpoints (not yet being deleted), oldest first."""
+    def owned(self, schedule: dict[str, Any], *, deleting: bool = False) -> list[dict[str, Any]]:
+        """The schedule's Checkpoints, oldest first: those not yet being deleted, or with `deleting` also
+        those whose deletion is still under way (their finalizer not yet removed)."""
         uid = schedule["metadata"]["uid"]
         out = self.h.kubectl("get", "checkpoints", "-l", f"{SCHEDULE_UID_LABEL}={uid}", "-o", "json")
         items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
-        live = [i for i in items if not i["metadata"].get("deletionTimestamp")]
-        return sorted(live, key=lambda i: i["metadata"]["name"])
+        kept = [i for i in items if deleting or not i["metadata"].get("deletionTimestamp")]
+        return sorted(kept, key=lambda i: i["metadata"]["name"])
 
     def ready(self, schedule: dict[str, Any]) -> list[dict[str, Any]]:
         return [c for c in self.owned(schedule) if (c.get("status") or {}).get("phase") == "Ready"]

@@ -59,12 +59,15 @@ def test_runs_happen_and_retention_holds_the_count(harness: Harness, schedules: 
         offset = (scheduled_time(checkpoint) - created).total_seconds()
         assert offset > 0 and offset % 3 == 0
 
-    # Retention deleted the older Checkpoints, and with them (deletionPolicy Delete) their snapshots.
-    def snapshots_match() -> bool:
-        live = {f"ckpt-{c['metadata']['uid']}" for c in schedules.owned(schedule)}
-        return set(harness.snapshot_names(project)) == live
+    # Retention deleted the older Checkpoints, and with them (deletionPolicy Delete) their snapshots. A
+    # deletion marks the meta row after the snapshot is gone and before the finalizer goes: wait for the
+    # resources themselves to be gone, not only for their snapshots.
+    def deletions_done() -> bool:
+        everything = schedules.owned(schedule, deleting=True)
+        live = {f"ckpt-{c['metadata']['uid']}" for c in everything}
+        return len(everything) == 2 and set(harness.snapshot_names(project)) == live
 
-    eventually(snapshots_match, timeout=30, what="snapshots of deleted checkpoints gone", h=harness)
+    eventually(deletions_done, timeout=30, what="deleted checkpoints and their snapshots gone", h=harness)
     rows = harness.meta_rows("SELECT name, deleted_at FROM checkpoints ORDER BY name")
     assert {r["name"] for r in rows} >= runs - {""}
     assert sorted(r["name"] for r in rows if r["deleted_at"] is None) == sorted(
